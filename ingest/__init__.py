@@ -1,0 +1,1 @@
+"""Bitso market-spread monitor and snapshot loader behind the `ingest` CLI."""
