@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
 import os
+from pathlib import Path
 
 import click
 
+from ingest import export, snapshots
 from ingest.settings import Settings, SettingsError
+from ingest.warehouse import WarehouseError, describe
+
+log = logging.getLogger("ingest")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -27,6 +34,117 @@ def cli(ctx: click.Context, verbose: bool) -> None:
         ctx.obj = Settings.from_env(os.environ)
     except SettingsError as error:
         raise click.UsageError(str(error)) from error
+
+
+def _target_option(command):
+    return click.option(
+        "--target",
+        type=click.Choice(["duckdb", "postgres"]),
+        envvar="BITSO_TARGET",
+        show_envvar=True,
+        help="Warehouse engine.  [default: duckdb]",
+    )(command)
+
+
+def _fail(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    raise SystemExit(1)
+
+
+@cli.command("snapshots")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "--deposits-file",
+    metavar="NAME",
+    help="Deposits file in DIRECTORY.  [default: deposit_sample_data.csv]",
+)
+@click.option(
+    "--withdrawals-file",
+    metavar="NAME",
+    help="Withdrawals file.  [default: withdrawals_sample_data.csv]",
+)
+@click.option(
+    "--events-file", metavar="NAME", help="Events file.  [default: event_sample_data.csv]"
+)
+@click.option(
+    "--users-file", metavar="NAME", help="Users file.  [default: user_id_sample_data.csv]"
+)
+@_target_option
+@click.option("--quiet", is_flag=True, help="No progress lines on stderr.")
+@click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary on stdout.")
+@click.pass_obj
+def snapshots_command(
+    settings: Settings,
+    directory: Path,
+    deposits_file: str | None,
+    withdrawals_file: str | None,
+    events_file: str | None,
+    users_file: str | None,
+    target: str | None,
+    quiet: bool,
+    as_json: bool,
+) -> None:
+    """Load the four daily CSV snapshots in DIRECTORY into the warehouse's raw tables.
+
+    All files load in one transaction or none do; a file already loaded (same checksum) is
+    skipped.
+    """
+    settings = settings.replace(target=target)
+    names = {
+        "deposits": deposits_file,
+        "withdrawals": withdrawals_file,
+        "events": events_file,
+        "users": users_file,
+    }
+    files = snapshots.resolve_files(
+        directory, {table: name for table, name in names.items() if name}
+    )
+
+    def report_progress(table: str, rows: int, seconds: float) -> None:
+        if not quiet:
+            rate = rows / seconds if seconds > 0 else 0.0
+            log.info("%s: %s rows (%s rows/s)", table, f"{rows:,}", f"{rate:,.0f}")
+
+    try:
+        loads = snapshots.load_snapshots(settings, files, report_progress)
+    except snapshots.SnapshotError as error:
+        _fail(f"{error} (nothing was loaded)")
+    if as_json:
+        summary = {
+            "warehouse": describe(settings),
+            "files": [dataclasses.asdict(load) for load in loads],
+        }
+        click.echo(json.dumps(summary, indent=2))
+        return
+    click.echo(f"Loaded into {describe(settings)}:")
+    for load in loads:
+        blank = f", {load.blank_lines} blank line(s) skipped" if load.blank_lines else ""
+        click.echo(
+            f"  {load.table:<12} {load.status:<15} read {load.rows_read:>10,}"
+            f"  loaded {load.rows_loaded:>10,}{blank}  ({Path(load.file).name})"
+        )
+
+
+@cli.command("export")
+@click.option(
+    "--lake", envvar="BITSO_LAKE", show_envvar=True, help="Data lake root.  [default: bucket]"
+)
+@click.option(
+    "--format", "file_format", type=click.Choice(export.FORMATS), default="csv", show_default=True
+)
+@_target_option
+@click.pass_obj
+def export_command(
+    settings: Settings, lake: str | None, file_format: str, target: str | None
+) -> None:
+    """Write every core mart and insight report to LAKE/batch_output/, one file per table."""
+    settings = settings.replace(lake=lake, target=target)
+    try:
+        tables = export.export_marts(settings, file_format)
+    except (export.ExportError, WarehouseError) as error:
+        _fail(str(error))
+    for table in tables:
+        click.echo(f"{table.rows:>10,} rows  {table.path}")
 
 
 # Commands of the spread monitor are registered below this line.

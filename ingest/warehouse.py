@@ -1,0 +1,325 @@
+"""Warehouse connections, and the few operations whose SQL differs between the engines.
+
+Callers speak to a `Warehouse`; only this module knows DuckDB from PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import abc
+import contextlib
+import io
+import os
+import re
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import duckdb
+import psycopg2
+
+from ingest.settings import Settings
+
+ProgressCallback = Callable[[int], None]
+_PROGRESS_EVERY_BYTES = 8 * 1024 * 1024
+
+
+class WarehouseError(RuntimeError):
+    """The warehouse could not be reached or refused a statement."""
+
+
+class Warehouse(abc.ABC):
+    """One open connection to the configured engine; the session clock is UTC."""
+
+    name: str
+    # Lineage columns of every raw table, filled by `bulk_load_csv`.
+    LINEAGE_COLUMNS = (
+        "_load_id bigint not null, _source_file text not null, _file_checksum text not null,"
+        " _loaded_at timestamp with time zone not null default current_timestamp"
+    )
+
+    @abc.abstractmethod
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        """Run one statement with `%s`-free `?` placeholders and return its rows (if any)."""
+
+    @abc.abstractmethod
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Commit what the block did, or roll all of it back if it raises."""
+
+    @abc.abstractmethod
+    def lock(self, table: str) -> None:
+        """Hold an exclusive write lock on `table` until the transaction ends."""
+
+    @abc.abstractmethod
+    def bulk_load_csv(
+        self,
+        table: str,
+        columns: Sequence[str],
+        path: Path,
+        lineage: dict[str, Any],
+        progress: ProgressCallback,
+    ) -> int:
+        """Append a headed CSV file to `table` as text columns plus constant lineage columns.
+
+        Blank lines are skipped. Returns the number of rows appended.
+        """
+
+    @abc.abstractmethod
+    def export(self, relation: str, path: Path, file_format: str) -> int:
+        """Write a relation to `path` as CSV with a header or as Parquet; returns the rows."""
+
+    def tables_in(self, schema: str) -> list[str]:
+        rows = self.execute(
+            "select table_name from information_schema.tables"
+            " where table_schema = ? and table_type in ('BASE TABLE', 'VIEW')"
+            " order by table_name",
+            (schema,),
+        )
+        return [name for (name,) in rows]
+
+    @abc.abstractmethod
+    def close(self) -> None: ...
+
+
+class DuckDBWarehouse(Warehouse):
+    name = "duckdb"
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._connection = duckdb.connect(str(path))
+        except duckdb.Error as error:
+            raise WarehouseError(f"cannot open duckdb:{path}: {error}") from error
+        self._connection.execute("set TimeZone = 'UTC'")
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        result = self._connection.execute(sql, list(params))
+        return result.fetchall() if result.description else []
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        self._connection.begin()
+        try:
+            yield
+        except BaseException:
+            self._connection.rollback()
+            raise
+        self._connection.commit()
+
+    def bulk_load_csv(self, table, columns, path, lineage, progress) -> int:
+        column_types = ", ".join(f"'{column}': 'VARCHAR'" for column in columns)
+        lineage_values = ", ".join("?" for _ in lineage)
+        # DuckDB skips blank lines in a multi-column file, but reads one as a NULL row when the
+        # file has a single column.
+        blank_filter = f"where {columns[0]} is not null" if len(columns) == 1 else ""
+        sql = (
+            f"insert into {table} ({', '.join([*columns, *lineage])}) "
+            f"select *, {lineage_values} from read_csv(?, header = true, auto_detect = false, "
+            f"columns = {{{column_types}}}, delim = ',', quote = '\"', escape = '\"', "
+            f"strict_mode = true) {blank_filter}"
+        )
+        try:
+            (inserted,) = self._connection.execute(sql, [*lineage.values(), str(path)]).fetchone()
+        except duckdb.Error as error:
+            raise WarehouseError(_first_csv_error_line(str(error))) from error
+        return inserted
+
+    def lock(self, table: str) -> None:
+        """Nothing to do: a DuckDB file has one writing process at a time."""
+
+    def export(self, relation: str, path: Path, file_format: str) -> int:
+        options = "format parquet" if file_format == "parquet" else "format csv, header"
+        (rows,) = self._connection.execute(
+            f"copy (select * from {relation}) to ? ({options})", [str(path)]
+        ).fetchone()
+        return rows
+
+    def close(self) -> None:
+        self._connection.close()
+
+
+class PostgresWarehouse(Warehouse):
+    name = "postgres"
+    # COPY fills these from transaction-local settings (see `bulk_load_csv`).
+    LINEAGE_COLUMNS = (
+        "_load_id bigint not null default current_setting('bitso.load_id')::bigint,"
+        " _source_file text not null default current_setting('bitso.source_file'),"
+        " _file_checksum text not null default current_setting('bitso.file_checksum'),"
+        " _loaded_at timestamp with time zone not null default current_timestamp"
+    )
+
+    def __init__(self) -> None:
+        try:
+            # libpq reads PGHOST, PGPORT, PGUSER and PGPASSWORD; the database defaults as in dbt.
+            self._connection = psycopg2.connect(
+                "", dbname=postgres_database(), options="-c TimeZone=UTC"
+            )
+        except psycopg2.Error as error:
+            message = str(error).strip().splitlines()[0]
+            raise WarehouseError(f"cannot connect to {postgres_location()}: {message}") from error
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        with self._connection.cursor() as cursor:
+            cursor.execute(sql.replace("?", "%s"), tuple(params))
+            return cursor.fetchall() if cursor.description else []
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        try:
+            yield
+        except BaseException:
+            self._connection.rollback()
+            raise
+        self._connection.commit()
+
+    def lock(self, table: str) -> None:
+        self.execute(f"lock table {table} in share row exclusive mode")
+
+    def bulk_load_csv(self, table, columns, path, lineage, progress) -> int:
+        # The lineage columns' defaults read these transaction-local settings, so COPY streams the
+        # file straight into the raw table with no staging copy.
+        for key, value in lineage.items():
+            self.execute("select set_config(?, ?, true)", (f"bitso.{key.lstrip('_')}", str(value)))
+        sql = (
+            f"copy {table} ({', '.join(columns)}) from stdin "
+            "with (format csv, header true, delimiter ',', quote '\"')"
+        )
+        with path.open("rb") as raw_file, self._connection.cursor() as cursor:
+            try:
+                cursor.copy_expert(sql, _NonBlankLines(raw_file, progress))
+            except psycopg2.Error as error:
+                raise WarehouseError(_postgres_copy_error(error)) from error
+            return cursor.rowcount
+
+    def export(self, relation: str, path: Path, file_format: str) -> int:
+        csv_path = path if file_format == "csv" else path.with_suffix(".csv.part")
+        with csv_path.open("wb") as out, self._connection.cursor() as cursor:
+            cursor.copy_expert(
+                f"copy (select * from {relation}) to stdout with (format csv, header true)", out
+            )
+            rows = cursor.rowcount
+        if file_format == "parquet":
+            # PostgreSQL has no Parquet writer: DuckDB converts the CSV with the relation's types.
+            try:
+                _csv_to_parquet(csv_path, self._column_types(relation), path)
+            finally:
+                csv_path.unlink()
+        return rows
+
+    def _column_types(self, relation: str) -> dict[str, str]:
+        schema, table = relation.split(".")
+        rows = self.execute(
+            "select column_name, data_type, numeric_precision, numeric_scale"
+            " from information_schema.columns where table_schema = ? and table_name = ?"
+            " order by ordinal_position",
+            (schema, table),
+        )
+        return {name: _duckdb_type(*rest) for name, *rest in rows}
+
+    def close(self) -> None:
+        self._connection.close()
+
+
+class _NonBlankLines(io.RawIOBase):
+    """A read-only stream of a file's lines without its blank ones, reporting lines as it goes."""
+
+    def __init__(self, source: BinaryIO, progress: ProgressCallback) -> None:
+        self._lines = iter(source)
+        self._pending = b""
+        self._progress = progress
+        self._lines_passed = 0
+        self._bytes_since_report = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        while len(self._pending) < len(buffer):
+            chunk = self._next_chunk(len(buffer))
+            if not chunk:
+                break
+            self._pending += chunk
+        size = min(len(buffer), len(self._pending))
+        buffer[:size] = self._pending[:size]
+        self._pending = self._pending[size:]
+        return size
+
+    def _next_chunk(self, wanted: int) -> bytes:
+        kept = []
+        taken = 0
+        for line in self._lines:
+            if line.strip(b"\r\n"):
+                kept.append(line)
+                taken += len(line)
+                if taken >= wanted:
+                    break
+        self._lines_passed += len(kept)
+        self._bytes_since_report += taken
+        if self._bytes_since_report >= _PROGRESS_EVERY_BYTES:
+            self._bytes_since_report = 0
+            self._progress(max(self._lines_passed - 1, 0))
+        return b"".join(kept)
+
+
+def _duckdb_type(postgres_type: str, precision: int | None, scale: int | None) -> str:
+    if postgres_type == "numeric":
+        return f"decimal({precision or 38}, {scale or 0})"
+    if postgres_type in ("text", "character varying"):
+        return "varchar"
+    return postgres_type
+
+
+def _csv_to_parquet(csv_path: Path, column_types: dict[str, str], parquet_path: Path) -> None:
+    columns = ", ".join(f"'{name}': '{kind}'" for name, kind in column_types.items())
+    with duckdb.connect() as converter:
+        converter.execute("set TimeZone = 'UTC'")
+        converter.execute(
+            f"copy (select * from read_csv(?, header = true, auto_detect = false,"
+            f" columns = {{{columns}}})) to ? (format parquet)",
+            [str(csv_path), str(parquet_path)],
+        )
+
+
+def _first_csv_error_line(message: str) -> str:
+    """DuckDB's CSV errors carry a page of hints; keep what names the line and the problem."""
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    kept = [line for line in lines if not line.startswith(("Possible fixes", "*"))]
+    return "; ".join(kept[:3]) if kept else message
+
+
+def _postgres_copy_error(error: psycopg2.Error) -> str:
+    message = (error.diag.message_primary or str(error)).strip()
+    context = error.diag.context or ""
+    match = re.search(r"line (\d+)", context)
+    return f"line {match.group(1)}: {message}" if match else message
+
+
+def postgres_location() -> str:
+    """Where the PG* variables point, without credentials."""
+    host = os.environ.get("PGHOST", "localhost")
+    port = os.environ.get("PGPORT", "5432")
+    return f"postgres://{host}:{port}/{postgres_database()}"
+
+
+def postgres_database() -> str:
+    return os.environ.get("PGDATABASE") or "bitso"
+
+
+def describe(settings: Settings) -> str:
+    """A human-readable name of the configured warehouse, without credentials."""
+    if settings.target == "duckdb":
+        return f"duckdb:{settings.duckdb_path}"
+    return postgres_location()
+
+
+@contextlib.contextmanager
+def connect(settings: Settings) -> Iterator[Warehouse]:
+    warehouse: Warehouse = (
+        DuckDBWarehouse(Path(settings.duckdb_path))
+        if settings.target == "duckdb"
+        else PostgresWarehouse()
+    )
+    try:
+        yield warehouse
+    finally:
+        warehouse.close()

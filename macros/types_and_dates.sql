@@ -1,0 +1,38 @@
+{#- Money keeps all 18 delivered decimals and never passes through a float. -#}
+{% macro amount_type() %}decimal(38, 18){% endmacro %}
+
+
+{#- The UTC calendar day of a timestamptz, whatever the session's time zone. -#}
+{% macro utc_date(column) -%}
+    {{ return(adapter.dispatch('utc_date', 'bitso')(column)) }}
+{%- endmacro %}
+
+{% macro default__utc_date(column) -%}
+    cast(({{ column }} at time zone 'UTC') as date)
+{%- endmacro %}
+
+
+{#- One row per calendar day from `start_column` to `end_column` (inclusive) of each row of
+    `relation`, in a column named `calendar_date`. -#}
+{% macro calendar_days(relation, start_column, end_column) -%}
+    {{ return(adapter.dispatch('calendar_days', 'bitso')(relation, start_column, end_column)) }}
+{%- endmacro %}
+
+{% macro default__calendar_days(relation, start_column, end_column) -%}
+    select cast(day as date) as calendar_date
+    from {{ relation }},
+        generate_series(
+            cast({{ start_column }} as timestamp),
+            cast({{ end_column }} as timestamp),
+            interval '1 day'
+        ) as days (day)
+{%- endmacro %}
+
+{% macro duckdb__calendar_days(relation, start_column, end_column) -%}
+    select cast(unnest(generate_series(
+        cast({{ start_column }} as timestamp),
+        cast({{ end_column }} as timestamp),
+        interval 1 day
+    )) as date) as calendar_date
+    from {{ relation }}
+{%- endmacro %}

@@ -1,0 +1,29 @@
+with
+
+deposits as (
+    select * from {{ ref('stg_bitso_db__deposits') }}
+    -- A row whose id did not parse cannot be keyed; the data-quality model lists it.
+    where id is not null
+),
+
+users as (
+    select * from {{ ref('dim_users') }}
+),
+
+final as (
+    select
+        deposits.id,
+        deposits.user_id,
+        deposits.event_timestamp,
+        {{ utc_date('deposits.event_timestamp') }} as event_date,
+        deposits.amount,
+        deposits.currency,
+        deposits.tx_status,
+        deposits.tx_status in ({{ complete_statuses() }}) as is_complete,
+        users.is_inferred as is_user_inferred,
+        deposits.load_id
+    from deposits
+    left join users on deposits.user_id = users.user_id
+)
+
+select * from final

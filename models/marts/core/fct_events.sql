@@ -1,0 +1,32 @@
+with
+
+events as (
+    select * from {{ ref('stg_bitso_db__events') }}
+    -- A row whose id did not parse cannot be keyed; the data-quality model lists it.
+    where id is not null
+),
+
+login_event_names as (
+    select * from {{ ref('login_event_names') }}
+),
+
+users as (
+    select * from {{ ref('dim_users') }}
+),
+
+final as (
+    select
+        events.id,
+        events.user_id,
+        events.event_timestamp,
+        {{ utc_date('events.event_timestamp') }} as event_date,
+        events.event_name,
+        login_event_names.event_name is not null as is_login,
+        users.is_inferred as is_user_inferred,
+        events.load_id
+    from events
+    left join login_event_names on events.event_name = login_event_names.event_name
+    left join users on events.user_id = users.user_id
+)
+
+select * from final
