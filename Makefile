@@ -1,0 +1,56 @@
+# The two commands of the README: `make demo` runs the batch job end to end on DuckDB,
+# `make test` runs every test. Both set up what they need on a fresh machine.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+SAMPLE_DIR ?= sample_data
+LAKE ?= $(or $(BITSO_LAKE),bucket)
+
+.PHONY: setup demo test lint format docs docs-serve benchmark clean
+
+setup: $(VENV)/.installed profiles.yml
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+# Copied once; a profiles.yml you edited is never overwritten.
+profiles.yml:
+	cp profiles.yml.example profiles.yml
+
+demo: setup
+	$(BIN)/ingest generate-sample $(SAMPLE_DIR)
+	$(BIN)/ingest snapshots $(SAMPLE_DIR)
+	$(BIN)/dbt build
+	$(BIN)/ingest export --lake $(LAKE)
+	@echo
+	@echo "Warehouse: $${BITSO_DUCKDB_PATH:-warehouse/bitso.duckdb} (schemas core, reports, data_quality)"
+	@echo "Exports:   $(LAKE)/batch_output/"
+	@echo "Docs:      make docs-serve, then open http://localhost:8080"
+
+test: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/pytest
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: setup
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+docs: setup
+	$(BIN)/dbt docs generate
+
+docs-serve: docs
+	$(BIN)/dbt docs serve --port 8080
+
+benchmark: setup
+	$(BIN)/python benchmarks/batch_bench.py
+
+clean:
+	rm -rf target logs warehouse $(SAMPLE_DIR) bucket
