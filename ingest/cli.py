@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from ingest import export, snapshots
+from ingest import export, sample, snapshots
 from ingest.settings import Settings, SettingsError
 from ingest.warehouse import WarehouseError, describe
 
@@ -125,6 +125,41 @@ def snapshots_command(
         )
 
 
+@cli.command("generate-sample")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--deposits",
+    type=click.IntRange(min=1),
+    default=20_000,
+    show_default=True,
+    help="Deposit rows; the other files scale from the original ratios (1618271 is the "
+    "original volume).",
+)
+@click.option("--seed", type=int, default=42, show_default=True, help="Same seed, same files.")
+@click.option(
+    "--users-from",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Draw the users from an existing users file instead of inventing them.",
+)
+@click.option(
+    "--orphan-users",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Users who transact but are missing from the users file.",
+)
+def generate_sample_command(
+    directory: Path, deposits: int, seed: int, users_from: Path | None, orphan_users: int
+) -> None:
+    """Write the four snapshot files, with the original formats and quirks, into DIRECTORY."""
+    user_ids = sample.read_user_ids(users_from) if users_from else None
+    written = sample.generate_sample(
+        directory, deposits=deposits, seed=seed, user_ids=user_ids, orphan_users=orphan_users
+    )
+    for name, rows in written.items():
+        click.echo(f"{rows:>10,} rows  {directory / name}")
+
+
 @cli.command("export")
 @click.option(
     "--lake", envvar="BITSO_LAKE", show_envvar=True, help="Data lake root.  [default: bucket]"
@@ -148,3 +183,7 @@ def export_command(
 
 
 # Commands of the spread monitor are registered below this line.
+from ingest.monitor.commands import serve_bitso, spreads  # noqa: E402
+
+cli.add_command(spreads)
+cli.add_command(serve_bitso)
