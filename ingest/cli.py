@@ -17,6 +17,13 @@ from ingest.warehouse import WarehouseError, describe
 log = logging.getLogger("ingest")
 
 
+class _StderrHandler(logging.Handler):
+    """Logs to whatever stderr is when the record is emitted (click swaps it in tests)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        click.echo(self.format(record), err=True)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("-v", "--verbose", is_flag=True, help="Log debug detail to stderr.")
 @click.pass_context
@@ -26,9 +33,10 @@ def cli(ctx: click.Context, verbose: bool) -> None:
     The engine is chosen by BITSO_TARGET (duckdb or postgres); PostgreSQL is reached through
     the standard PG* variables.
     """
+    handler = _StderrHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        level=logging.DEBUG if verbose else logging.INFO, handlers=[handler], force=True
     )
     try:
         ctx.obj = Settings.from_env(os.environ)
