@@ -1,0 +1,120 @@
+"""Spread alerts: one `triggered` when a book goes above a threshold, one `resolved` when it
+comes back to or below it; and the sinks that receive them."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+from collections.abc import Iterable
+from decimal import Decimal
+from pathlib import Path
+
+from ingest.monitor.quotes import format_decimal
+from ingest.monitor.records import SpreadRecord
+
+log = logging.getLogger(__name__)
+
+DEFAULT_THRESHOLDS = (Decimal("1.0"), Decimal("0.5"), Decimal("0.1"))
+TRIGGERED = "triggered"
+RESOLVED = "resolved"
+
+
+@dataclasses.dataclass(frozen=True)
+class AlertEvent:
+    book: str
+    threshold: Decimal
+    state: str
+    spread: Decimal
+    bid: Decimal
+    ask: Decimal
+    orderbook_timestamp: str
+
+    @property
+    def text(self) -> str:
+        spread, threshold = format_decimal(self.spread), str(self.threshold)
+        if self.state == TRIGGERED:
+            situation = f"spread {spread} % is above {threshold} %"
+        else:
+            situation = f"spread {spread} % is back at or below {threshold} %"
+        return (
+            f"{self.book} {situation} (bid {self.bid}, ask {self.ask}) "
+            f"at {self.orderbook_timestamp}"
+        )
+
+    def as_json(self) -> dict[str, str]:
+        """The body posted to webhooks and written to the alerts file; decimals as strings."""
+        return {
+            "book": self.book,
+            "threshold": str(self.threshold),
+            "state": self.state,
+            "spread": format_decimal(self.spread),
+            "bid": str(self.bid),
+            "ask": str(self.ask),
+            "orderbook_timestamp": self.orderbook_timestamp,
+            "text": self.text,
+        }
+
+
+class AlertTracker:
+    """Per book and threshold, whether the book is above it. Gap records change nothing: a second
+    without a usable quote neither opens nor closes an episode."""
+
+    def __init__(self, thresholds: Iterable[Decimal]) -> None:
+        self.thresholds = tuple(sorted(set(thresholds), reverse=True))
+        if any(threshold <= 0 for threshold in self.thresholds):
+            raise ValueError("thresholds must be greater than 0")
+        self._above: set[tuple[str, Decimal]] = set()
+
+    def observe(self, record: SpreadRecord) -> list[AlertEvent]:
+        if record.spread is None or record.bid is None or record.ask is None:
+            return []
+        events = []
+        for threshold in self.thresholds:
+            key = (record.book, threshold)
+            above = record.spread > threshold
+            if above == (key in self._above):
+                continue
+            if above:
+                self._above.add(key)
+            else:
+                self._above.discard(key)
+            events.append(
+                AlertEvent(
+                    book=record.book,
+                    threshold=threshold,
+                    state=TRIGGERED if above else RESOLVED,
+                    spread=record.spread,
+                    bid=record.bid,
+                    ask=record.ask,
+                    orderbook_timestamp=record.orderbook_timestamp,
+                )
+            )
+        return events
+
+
+def log_alert(event: AlertEvent) -> None:
+    level = logging.WARNING if event.state == TRIGGERED else logging.INFO
+    log.log(level, "ALERT %s: %s", event.state, event.text)
+
+
+class AlertFile:
+    """Appends alerts as JSON lines to `<lake>/alerts/date=YYYY-MM-DD/alerts.jsonl`, the date being
+    that of the observation."""
+
+    def __init__(self, lake: Path) -> None:
+        self.root = lake / "alerts"
+
+    def path_for(self, event: AlertEvent) -> Path:
+        return self.root / f"date={event.orderbook_timestamp[:10]}" / "alerts.jsonl"
+
+    def write(self, event: AlertEvent) -> None:
+        path = self.path_for(event)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        line = json.dumps(event.as_json(), separators=(",", ":")) + "\n"
+        # One write of one short line in append mode: a reader sees whole lines only.
+        with path.open("a") as handle:
+            handle.write(line)
+            handle.flush()
+            os.fsync(handle.fileno())

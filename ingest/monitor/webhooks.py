@@ -1,0 +1,167 @@
+"""Webhook delivery off the sampling path: one worker thread and queue per URL, retries with
+backoff by urllib3, and URLs (secrets, e.g. Slack's) never logged beyond scheme and host."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import queue
+import threading
+import time
+from collections.abc import Iterable
+from urllib.parse import urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util import Retry
+
+log = logging.getLogger(__name__)
+
+_STOP = object()
+
+
+def redact_url(url: str) -> str:
+    """Scheme and host only: the path and query of an incoming-webhook URL are its credential."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname or '?'}/…"
+
+
+def check_webhook_url(url: str) -> str | None:
+    """Why `url` cannot be a webhook, or None; the reason never repeats the URL in full."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return f"webhook {redact_url(url)} is not an http(s) URL"
+    return None
+
+
+class _RedactSecrets(logging.Filter):
+    """Removes webhook URLs' paths from urllib3's own log records (its retry warnings and debug
+    request lines name the path)."""
+
+    def __init__(self, urls: Iterable[str]) -> None:
+        super().__init__()
+        self.secrets = {
+            part
+            for url in urls
+            for part in (url, urlsplit(url).path, urlsplit(url).query)
+            if len(part) > 1
+        }
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = message
+        for secret in sorted(self.secrets, key=len, reverse=True):
+            redacted = redacted.replace(secret, "/…")
+        if redacted != message:
+            record.msg, record.args = redacted, ()
+        return True
+
+
+_URLLIB3_LOGGERS = ("urllib3.connectionpool", "urllib3.util.retry")
+
+
+class _LoggedRetry(Retry):
+    """urllib3's retry policy, logging each failed attempt without the URL's path."""
+
+    def increment(
+        self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None
+    ):
+        cause = f"HTTP {response.status}" if response is not None else type(error).__name__
+        host = f"{_pool.scheme}://{_pool.host}/…" if _pool is not None else "webhook"
+        log.warning("webhook %s: attempt failed (%s)", host, cause)
+        return super().increment(method, url, response, error, _pool, _stacktrace)
+
+
+class WebhookNotifier:
+    """Posts each alert to every webhook URL as JSON. `notify` only enqueues, so a slow or dead
+    endpoint never holds up the observations."""
+
+    def __init__(
+        self,
+        urls: Iterable[str],
+        attempts: int = 5,
+        backoff_factor: float = 1.0,
+        timeout: float = 5.0,
+        queue_size: int = 1000,
+    ) -> None:
+        self.urls = tuple(urls)
+        self.delivered = 0
+        self.failed = 0
+        self._counter_lock = threading.Lock()
+        self._filter = _RedactSecrets(self.urls)
+        for name in _URLLIB3_LOGGERS:
+            logging.getLogger(name).addFilter(self._filter)
+        retry = _LoggedRetry(
+            total=attempts - 1,
+            backoff_factor=backoff_factor,
+            backoff_max=60,
+            status_forcelist=(429, 500, 502, 503, 504),
+            allowed_methods=None,  # POST too: a repeated alert beats a lost one
+            raise_on_status=False,
+            retry_after_max=300,
+        )
+        self._workers = []
+        for url in self.urls:
+            session = requests.Session()
+            session.mount("http://", HTTPAdapter(max_retries=retry))
+            session.mount("https://", HTTPAdapter(max_retries=retry))
+            jobs: queue.Queue[object] = queue.Queue(queue_size)
+            thread = threading.Thread(
+                target=self._deliver_all,
+                args=(url, session, jobs, timeout),
+                name=f"webhook {redact_url(url)}",
+                daemon=True,
+            )
+            thread.start()
+            self._workers.append((url, jobs, thread))
+
+    def notify(self, body: dict[str, str]) -> None:
+        for url, jobs, _thread in self._workers:
+            try:
+                jobs.put_nowait(body)
+            except queue.Full:
+                log.error(
+                    "webhook %s: queue full, alert dropped: %s", redact_url(url), body["text"]
+                )
+
+    def close(self, grace_seconds: float = 10.0) -> None:
+        """Let queued deliveries finish for up to `grace_seconds`, then give up on the rest."""
+        deadline = time.monotonic() + grace_seconds
+        for _url, jobs, _thread in self._workers:
+            with contextlib.suppress(queue.Full):
+                jobs.put(_STOP, timeout=max(0.0, deadline - time.monotonic()))
+        for url, jobs, thread in self._workers:
+            thread.join(max(0.0, deadline - time.monotonic()))
+            if thread.is_alive():
+                log.error(
+                    "webhook %s: gave up on %d undelivered alerts at shutdown",
+                    redact_url(url),
+                    jobs.qsize(),
+                )
+        for name in _URLLIB3_LOGGERS:
+            logging.getLogger(name).removeFilter(self._filter)
+
+    def _deliver_all(
+        self, url: str, session: requests.Session, jobs: queue.Queue[object], timeout: float
+    ) -> None:
+        with session:
+            while (body := jobs.get()) is not _STOP:
+                assert isinstance(body, dict)
+                self._deliver(url, session, body, timeout)
+
+    def _deliver(
+        self, url: str, session: requests.Session, body: dict[str, str], timeout: float
+    ) -> None:
+        try:
+            response = session.post(url, json=body, timeout=timeout)
+        except requests.RequestException as error:
+            outcome = f"failed after retries: {type(error).__name__}"
+        else:
+            if response.ok:
+                with self._counter_lock:
+                    self.delivered += 1
+                return
+            outcome = f"failed after retries: HTTP {response.status_code}"
+        with self._counter_lock:
+            self.failed += 1
+        log.error("webhook %s: %s; alert not delivered: %s", redact_url(url), outcome, body["text"])
