@@ -21,7 +21,7 @@ from ingest.monitor.lake import FORMATS, SECONDS_PER_DAY, LakeBusy
 from ingest.monitor.local_bitso.catalog import default_listings
 from ingest.monitor.local_bitso.exchange import Script, ScriptError, SimulatedExchange
 from ingest.monitor.local_bitso.http_api import LocalBitso
-from ingest.monitor.quotes import QuoteBoard, format_decimal
+from ingest.monitor.quotes import QuoteBoard
 from ingest.monitor.rest_source import RestSource
 from ingest.monitor.runner import MonitorOptions, run_monitor
 from ingest.monitor.webhooks import WebhookNotifier, check_webhook_url
@@ -213,8 +213,9 @@ def spreads(
         stale_after=max(5.0, 3 * budget.spacing),
     )
     log.info(
-        "monitoring %s from %s every second; thresholds %s %%; %d-second %s windows in %s",
+        "monitoring %s by %s from %s every second; thresholds %s %%; %d-second %s windows in %s",
         ",".join(books),
+        source,
         settings.api_url,
         ", ".join(str(threshold) for threshold in thresholds),
         window_seconds,

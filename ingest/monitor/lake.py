@@ -94,13 +94,12 @@ def _csv_text(rows: list[list[str]], header: bool) -> str:
     return buffer.getvalue()
 
 
-def _rows_of(path: Path) -> list[list[str]]:
+def _rows_of(path: Path, connection: duckdb.DuckDBPyConnection | None) -> list[list[str]]:
     """Rows of a journal or a published file as strings; a torn or foreign line is skipped."""
-    if path.suffix == ".parquet":
-        with duckdb.connect() as connection:
-            rows = connection.execute(
-                f"select * from read_parquet('{_sql_path(path)}', hive_partitioning = false)"
-            ).fetchall()
+    if connection is not None and path.suffix == ".parquet":
+        rows = connection.execute(
+            f"select * from read_parquet('{_sql_path(path)}', hive_partitioning = false)"
+        ).fetchall()
         return [[_field(value) for value in row] for row in rows if len(row) == len(COLUMNS)]
     with path.open(newline="") as handle:
         return [
@@ -120,11 +119,13 @@ def _sql_path(path: Path) -> str:
     return str(path).replace("'", "''")
 
 
-def _write_atomically(target: Path, rows: list[list[str]], fmt: str) -> None:
+def _write_atomically(
+    target: Path, rows: list[list[str]], connection: duckdb.DuckDBPyConnection | None
+) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     # Dot-names are skipped by Spark, Hive and DuckDB globs on *.csv / *.parquet.
     aside = target.with_name(f".{target.name}.tmp")
-    if fmt == "csv":
+    if connection is None:
         with aside.open("w", newline="") as handle:
             handle.write(_csv_text(rows, header=True))
             handle.flush()
@@ -132,9 +133,8 @@ def _write_atomically(target: Path, rows: list[list[str]], fmt: str) -> None:
     else:
         staging = target.with_name(f".{target.name}.csv.tmp")
         staging.write_text(_csv_text(rows, header=True))
-        with duckdb.connect() as connection:
-            select = PARQUET_SELECT.format(path=_sql_path(staging))
-            connection.execute(f"copy ({select}) to '{_sql_path(aside)}' (format parquet)")
+        select = PARQUET_SELECT.format(path=_sql_path(staging))
+        connection.execute(f"copy ({select}) to '{_sql_path(aside)}' (format parquet)")
         staging.unlink()
         with aside.open("rb") as handle:
             os.fsync(handle.fileno())
@@ -240,19 +240,24 @@ class LakeWriter:
 
     def _publish(self, journal: Path) -> None:
         start = _start_from_stamp(journal.stem)
-        by_book: dict[str, list[list[str]]] = defaultdict(list)
-        for row in _rows_of(journal):
-            by_book[row[1]].append(row)
-        for book, rows in by_book.items():
-            target = window_path(self.lake, book, start, self.fmt)
-            merged: dict[str, list[str]] = {}
-            if target.exists():
-                for row in _rows_of(target):
+        # Parquet goes through one in-memory DuckDB per window; opening one per file costs more
+        # than the write.
+        parquet = duckdb.connect() if self.fmt == "parquet" else None
+        with parquet or contextlib.nullcontext() as connection:
+            by_book: dict[str, list[list[str]]] = defaultdict(list)
+            for row in _rows_of(journal, connection):
+                by_book[row[1]].append(row)
+            for book, rows in by_book.items():
+                target = window_path(self.lake, book, start, self.fmt)
+                merged: dict[str, list[str]] = {}
+                if target.exists():
+                    for row in _rows_of(target, connection):
+                        merged.setdefault(row[0], row)
+                for row in rows:
                     merged.setdefault(row[0], row)
-            for row in rows:
-                merged.setdefault(row[0], row)
-            _write_atomically(target, [merged[key] for key in sorted(merged)], self.fmt)
-            self.published.append(target)
+                ordered = [merged[key] for key in sorted(merged)]
+                _write_atomically(target, ordered, connection)
+                self.published.append(target)
         journal.unlink()
         with contextlib.suppress(OSError):
             _fsync_dir(self.journal_dir)

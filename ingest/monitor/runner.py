@@ -11,7 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Protocol
 
-from ingest.monitor.alerts import AlertFile, AlertTracker, log_alert
+from ingest.monitor.alerts import DEFAULT_THRESHOLDS, AlertFile, AlertTracker, log_alert
 from ingest.monitor.clock import Clock
 from ingest.monitor.lake import LakeWriter
 from ingest.monitor.quotes import QuoteBoard
@@ -37,7 +37,7 @@ class MonitorOptions:
     lake: Path
     window_seconds: int = 600
     fmt: str = "csv"
-    thresholds: tuple[Decimal, ...] = (Decimal("1.0"), Decimal("0.5"), Decimal("0.1"))
+    thresholds: tuple[Decimal, ...] = DEFAULT_THRESHOLDS
     duration: int | None = None
     # A quote older than this is not used: the second becomes a gap.
     stale_after: float = 5.0
