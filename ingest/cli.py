@@ -6,11 +6,12 @@ import dataclasses
 import json
 import logging
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 
-from ingest import export, sample, snapshots
+from ingest import daily, export, sample, snapshots
 from ingest.settings import Settings, SettingsError
 from ingest.warehouse import WarehouseError, describe
 
@@ -77,6 +78,17 @@ def _fail(message: str) -> None:
 @click.option(
     "--users-file", metavar="NAME", help="Users file.  [default: user_id_sample_data.csv]"
 )
+@click.option(
+    "--date",
+    "snapshot_date",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="The day the files describe.  [default: today, UTC]",
+)
+@click.option(
+    "--delta",
+    is_flag=True,
+    help="The files hold only the day's new and changed rows, not the whole history.",
+)
 @_target_option
 @click.option("--quiet", is_flag=True, help="No progress lines on stderr.")
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary on stdout.")
@@ -88,6 +100,8 @@ def snapshots_command(
     withdrawals_file: str | None,
     events_file: str | None,
     users_file: str | None,
+    snapshot_date: datetime | None,
+    delta: bool,
     target: str | None,
     quiet: bool,
     as_json: bool,
@@ -114,7 +128,13 @@ def snapshots_command(
             log.info("%s: %s rows (%s rows/s)", table, f"{rows:,}", f"{rate:,.0f}")
 
     try:
-        loads = snapshots.load_snapshots(settings, files, report_progress)
+        loads = snapshots.load_snapshots(
+            settings,
+            files,
+            report_progress,
+            snapshot_date=snapshot_date.date() if snapshot_date else None,
+            kind="delta" if delta else "full",
+        )
     except snapshots.SnapshotError as error:
         _fail(f"{error} (nothing was loaded)")
     if as_json:
@@ -124,7 +144,8 @@ def snapshots_command(
         }
         click.echo(json.dumps(summary, indent=2))
         return
-    click.echo(f"Loaded into {describe(settings)}:")
+    first = loads[0]
+    click.echo(f"{first.kind} snapshot of {first.snapshot_date} into {describe(settings)}:")
     for load in loads:
         blank = f", {load.blank_lines} blank line(s) skipped" if load.blank_lines else ""
         click.echo(
@@ -166,6 +187,69 @@ def generate_sample_command(
     )
     for name, rows in written.items():
         click.echo(f"{rows:>10,} rows  {directory / name}")
+
+
+@cli.command("daily")
+@click.option(
+    "--date",
+    "day",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="The day to run.  [default: today, UTC]",
+)
+@click.option(
+    "--snapshots",
+    "snapshot_root",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="BITSO_SNAPSHOT_ROOT",
+    show_envvar=True,
+    help="Folder holding one sub-folder of files per day, named YYYY-MM-DD.  [default: snapshots]",
+)
+@click.option("--delta", is_flag=True, help="The day's files hold only new and changed rows.")
+@click.option("--full-refresh", is_flag=True, help="Rebuild every incremental model from scratch.")
+@click.option(
+    "--format", "file_format", type=click.Choice(export.FORMATS), default="csv", show_default=True
+)
+@click.option(
+    "--project-dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    envvar="DBT_PROJECT_DIR",
+    show_envvar=True,
+    help="The dbt project.  [default: the current folder]",
+)
+@_target_option
+@click.pass_obj
+def daily_command(
+    settings: Settings,
+    day: datetime | None,
+    snapshot_root: Path | None,
+    delta: bool,
+    full_refresh: bool,
+    file_format: str,
+    project_dir: Path | None,
+    target: str | None,
+) -> None:
+    """Run one day's batch: load its snapshots, dbt build (with tests), export.
+
+    Safe to re-run: loaded files are skipped, models merge by key, exports swap atomically.
+    """
+    settings = settings.replace(target=target, snapshot_root=snapshot_root)
+    run_date = day.date() if day else datetime.now(UTC).date()
+    try:
+        run = daily.run_day(
+            settings,
+            run_date,
+            kind="delta" if delta else "full",
+            project_dir=project_dir,
+            full_refresh=full_refresh,
+            file_format=file_format,
+        )
+    except daily.DailyRunError as error:
+        _fail(f"{run_date}: {error}")
+    loaded = sum(load.rows_loaded for load in run.loads)
+    click.echo(
+        f"{run.day}: loaded {loaded:,} rows from {len(run.loads)} files, built, "
+        f"exported {len(run.exported)} tables to {Path(settings.lake) / export.OUTPUT_NAME}"
+    )
 
 
 @cli.command("export")

@@ -21,6 +21,7 @@ class Settings:
     api_url: str = "https://api.bitso.com"
     ws_url: str = "wss://ws.bitso.com"
     webhooks: tuple[str, ...] = ()
+    snapshot_root: Path = Path("snapshots")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -36,6 +37,8 @@ class Settings:
             values["api_url"] = env["BITSO_API_URL"]
         if env.get("BITSO_WS_URL"):
             values["ws_url"] = env["BITSO_WS_URL"]
+        if env.get("BITSO_SNAPSHOT_ROOT"):
+            values["snapshot_root"] = Path(env["BITSO_SNAPSHOT_ROOT"])
         if env.get("BITSO_WEBHOOKS"):
             values["webhooks"] = tuple(env["BITSO_WEBHOOKS"].split())
         return cls(**values).validated()

@@ -12,6 +12,7 @@ import hashlib
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from ingest.settings import Settings
@@ -21,6 +22,8 @@ RAW_SCHEMA = "raw"
 LOADS_TABLE = f"{RAW_SCHEMA}.snapshot_loads"
 _CHUNK_BYTES = 4 * 1024 * 1024
 _BLANK_LINE = re.compile(rb"\n(?=\r?\n)")
+# A full snapshot holds a table's whole history; a delta holds only the day's new and changed rows.
+KINDS = ("full", "delta")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,6 +72,8 @@ class ScannedFile:
 @dataclasses.dataclass(frozen=True)
 class FileLoad:
     table: str
+    snapshot_date: str
+    kind: str
     file: str
     checksum: str
     rows_read: int
@@ -137,8 +142,18 @@ def load_snapshots(
     settings: Settings,
     files: Sequence[tuple[SnapshotTable, Path]],
     progress: ProgressReporter | None = None,
+    *,
+    snapshot_date: date | None = None,
+    kind: str = "full",
 ) -> list[FileLoad]:
-    """Load the given files into `raw`, all or nothing, and report what each one contributed."""
+    """Load the given files into `raw`, all or nothing, and report what each one contributed.
+
+    `snapshot_date` (default: today in UTC) is the day the files describe: for each id, staging
+    keeps the row of the latest snapshot date, so a late backfill never overrides newer data.
+    """
+    if kind not in KINDS:
+        raise SnapshotError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
+    day = snapshot_date or datetime.now(UTC).date()
     report = progress or (lambda table, rows, seconds: None)
     scanned = [scan_file(table, path) for table, path in files]
     try:
@@ -147,12 +162,14 @@ def load_snapshots(
             with warehouse.transaction():
                 # Serializes concurrent loaders so load ids follow load order.
                 warehouse.lock(LOADS_TABLE)
-                return [_load_one(warehouse, file, report) for file in scanned]
+                return [_load_one(warehouse, file, day, kind, report) for file in scanned]
     except WarehouseError as error:
         raise SnapshotError(str(error)) from error
 
 
-def _load_one(warehouse: Warehouse, file: ScannedFile, report: ProgressReporter) -> FileLoad:
+def _load_one(
+    warehouse: Warehouse, file: ScannedFile, day: date, kind: str, report: ProgressReporter
+) -> FileLoad:
     started = time.monotonic()
     table = file.table
     previous = warehouse.execute(
@@ -162,12 +179,17 @@ def _load_one(warehouse: Warehouse, file: ScannedFile, report: ProgressReporter)
     if previous:
         (load_id,) = previous[0]
         return FileLoad(
-            table.name, str(file.path), file.checksum, file.rows_read, file.blank_lines,
-            0, "already loaded", load_id, time.monotonic() - started,
+            table.name, day.isoformat(), kind, str(file.path), file.checksum, file.rows_read,
+            file.blank_lines, 0, "already loaded", load_id, time.monotonic() - started,
         )  # fmt: skip
 
     (load_id,) = warehouse.execute(f"select coalesce(max(load_id), 0) + 1 from {LOADS_TABLE}")[0]
-    lineage = {"_load_id": load_id, "_source_file": str(file.path), "_file_checksum": file.checksum}
+    lineage = {
+        "_load_id": load_id,
+        "_snapshot_date": day.isoformat(),
+        "_source_file": str(file.path),
+        "_file_checksum": file.checksum,
+    }
     try:
         rows_loaded = warehouse.bulk_load_csv(
             f"{RAW_SCHEMA}.{table.name}",
@@ -184,11 +206,14 @@ def _load_one(warehouse: Warehouse, file: ScannedFile, report: ProgressReporter)
             f"{rows_loaded}; nothing was loaded"
         )
     warehouse.execute(
-        f"insert into {LOADS_TABLE} (load_id, table_name, source_file, file_checksum, rows_read,"
-        " blank_lines, rows_loaded, loaded_at) values (?, ?, ?, ?, ?, ?, ?, current_timestamp)",
+        f"insert into {LOADS_TABLE} (load_id, table_name, snapshot_date, kind, source_file,"
+        " file_checksum, rows_read, blank_lines, rows_loaded, loaded_at)"
+        " values (?, ?, ?, ?, ?, ?, ?, ?, ?, current_timestamp)",
         (
             load_id,
             table.name,
+            day,
+            kind,
             str(file.path),
             file.checksum,
             file.rows_read,
@@ -199,8 +224,8 @@ def _load_one(warehouse: Warehouse, file: ScannedFile, report: ProgressReporter)
     seconds = time.monotonic() - started
     report(table.name, rows_loaded, seconds)
     return FileLoad(
-        table.name, str(file.path), file.checksum, file.rows_read, file.blank_lines,
-        rows_loaded, "loaded", load_id, seconds,
+        table.name, day.isoformat(), kind, str(file.path), file.checksum, file.rows_read,
+        file.blank_lines, rows_loaded, "loaded", load_id, seconds,
     )  # fmt: skip
 
 
@@ -212,6 +237,8 @@ def ensure_raw_schema(warehouse: Warehouse) -> None:
             f"create table if not exists {LOADS_TABLE} ("
             " load_id bigint primary key,"
             " table_name text not null,"
+            " snapshot_date date not null,"
+            f" kind text not null check (kind in {KINDS}),"
             " source_file text not null,"
             " file_checksum text not null,"
             " rows_read bigint not null,"

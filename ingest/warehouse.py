@@ -33,7 +33,8 @@ class Warehouse(abc.ABC):
     name: str
     # Lineage columns of every raw table, filled by `bulk_load_csv`.
     LINEAGE_COLUMNS = (
-        "_load_id bigint not null, _source_file text not null, _file_checksum text not null,"
+        "_load_id bigint not null, _snapshot_date date not null, _source_file text not null,"
+        " _file_checksum text not null,"
         " _loaded_at timestamp with time zone not null default current_timestamp"
     )
 
@@ -143,6 +144,7 @@ class PostgresWarehouse(Warehouse):
     # COPY fills these from transaction-local settings (see `bulk_load_csv`).
     LINEAGE_COLUMNS = (
         "_load_id bigint not null default current_setting('bitso.load_id')::bigint,"
+        " _snapshot_date date not null default current_setting('bitso.snapshot_date')::date,"
         " _source_file text not null default current_setting('bitso.source_file'),"
         " _file_checksum text not null default current_setting('bitso.file_checksum'),"
         " _loaded_at timestamp with time zone not null default current_timestamp"

@@ -31,11 +31,15 @@
 {%- endmacro %}
 
 
+{#- The outer cast keeps the type's precision, which PostgreSQL drops from a CASE result. -#}
 {% macro parse_decimal(column) -%}
-    case
-        when {{ matches_pattern(column, decimal_pattern()) }}
-            then cast({{ column }} as {{ amount_type() }})
-    end
+    cast(
+        case
+            when {{ matches_pattern(column, decimal_pattern()) }}
+                then cast({{ column }} as {{ amount_type() }})
+        end
+        as {{ amount_type() }}
+    )
 {%- endmacro %}
 
 {% macro parse_integer(column) -%}
@@ -45,11 +49,15 @@
     end
 {%- endmacro %}
 
-{#- Text with an explicit offset, such as `2020-01-10 14:11:05.63+00`. -#}
+{#- Text with an explicit offset, such as `2020-01-10 14:11:05.63+00`. Nested CASEs, because
+    SQL does not promise to evaluate the operands of AND in order. -#}
 {% macro parse_timestamp_with_offset(column) -%}
     case
         when {{ matches_pattern(column, timestamp_pattern(with_offset=true)) }}
-            then cast({{ column }} as timestamp with time zone)
+            then case
+                when {{ calendar_day_exists(column) }}
+                    then cast({{ column }} as timestamp with time zone)
+            end
     end
 {%- endmacro %}
 
@@ -57,8 +65,25 @@
 {% macro parse_utc_timestamp(column) -%}
     case
         when {{ matches_pattern(column, timestamp_pattern(with_offset=false)) }}
-            then {{ as_utc(column) }}
+            then case
+                when {{ calendar_day_exists(column) }} then {{ as_utc(column) }}
+            end
     end
+{%- endmacro %}
+
+{#- Whether the `YYYY-MM-DD` that starts the text is a real day (no 30 February). -#}
+{% macro calendar_day_exists(column) -%}
+    {{ return(adapter.dispatch('calendar_day_exists', 'bitso')(column)) }}
+{%- endmacro %}
+
+{% macro default__calendar_day_exists(column) -%}
+    cast(substr({{ column }}, 9, 2) as integer) <= extract(day from
+        cast(substr({{ column }}, 1, 7) || '-01' as date) + interval '1 month' - interval '1 day'
+    )
+{%- endmacro %}
+
+{% macro duckdb__calendar_day_exists(column) -%}
+    try_cast(substr({{ column }}, 1, 10) as date) is not null
 {%- endmacro %}
 
 {% macro as_utc(column) -%}

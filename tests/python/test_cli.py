@@ -22,6 +22,7 @@ def test_snapshots_prints_rows_read_and_loaded_per_file(runner, warehouse_env, t
     result = runner.invoke(cli, ["snapshots", str(directory)])
 
     assert result.exit_code == 0, result.output
+    assert "full snapshot of " in result.stdout
     assert "deposits     loaded          read          4  loaded          4" in result.stdout
     assert "1 blank line(s) skipped" in result.stdout
 

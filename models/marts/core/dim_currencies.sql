@@ -5,11 +5,11 @@ listed_currencies as (
 ),
 
 deposits as (
-    select * from {{ ref('stg_bitso_db__deposits') }}
+    select * from {{ ref('stg_bitso_db__deposit_versions') }}
 ),
 
 withdrawals as (
-    select * from {{ ref('stg_bitso_db__withdrawals') }}
+    select * from {{ ref('stg_bitso_db__withdrawal_versions') }}
 ),
 
 observed_currencies as (

@@ -9,7 +9,7 @@ login_event_names as (
 ),
 
 events as (
-    select * from {{ ref('stg_bitso_db__events') }}
+    select * from {{ ref('stg_bitso_db__event_versions') }}
 ),
 
 all_event_names as (

@@ -5,15 +5,15 @@ users as (
 ),
 
 deposits as (
-    select * from {{ ref('stg_bitso_db__deposits') }}
+    select * from {{ ref('stg_bitso_db__deposit_versions') }}
 ),
 
 withdrawals as (
-    select * from {{ ref('stg_bitso_db__withdrawals') }}
+    select * from {{ ref('stg_bitso_db__withdrawal_versions') }}
 ),
 
 events as (
-    select * from {{ ref('stg_bitso_db__events') }}
+    select * from {{ ref('stg_bitso_db__event_versions') }}
 ),
 
 referenced_users as (

@@ -1,9 +1,23 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='id',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+    )
+}}
+-- depends_on: {{ ref('stg_bitso_db__deposit_versions') }}
+
 with
 
 deposits as (
     select * from {{ ref('stg_bitso_db__deposits') }}
     -- A row whose id did not parse cannot be keyed; the data-quality model lists it.
-    where id is not null
+    where
+        id is not null
+        {% if is_incremental() %}
+        and {{ fact_rows_to_refresh('stg_bitso_db__deposit_versions') }}
+        {% endif %}
 ),
 
 users as (

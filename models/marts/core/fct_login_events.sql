@@ -16,7 +16,8 @@ final as (
         events.event_timestamp,
         events.event_date as login_date,
         events.event_name,
-        login_event_names.login_method
+        login_event_names.login_method,
+        events.load_id
     from events
     inner join login_event_names on events.event_name = login_event_names.event_name
 )

@@ -1,3 +1,15 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='activity_date',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+        post_hook="{{ delete_days_outside_transaction_range('activity_date') }}",
+    )
+}}
+-- depends_on: {{ ref('stg_bitso_db__deposit_versions') }}
+-- depends_on: {{ ref('stg_bitso_db__withdrawal_versions') }}
+
 with
 
 deposits as (
@@ -8,14 +20,11 @@ withdrawals as (
     select * from {{ ref('fct_withdrawals') }}
 ),
 
-transactions as (
-    select user_id, event_date, is_complete from deposits
-    union all
-    select user_id, event_date, is_complete from withdrawals
-),
-
 dated_transactions as (
-    select * from transactions
+    select user_id, event_date, is_complete, load_id from deposits
+    where event_date is not null
+    union all
+    select user_id, event_date, is_complete, load_id from withdrawals
     where event_date is not null
 ),
 
@@ -30,12 +39,28 @@ calendar as (
     {{ calendar_days('date_bounds', 'first_date', 'last_date') }}
 ),
 
+days_to_build as (
+    {% if is_incremental() %}
+    {{ days_touched_since(
+        ['stg_bitso_db__deposit_versions', 'stg_bitso_db__withdrawal_versions'],
+        processed_load_id('last_load_id'),
+    ) }}
+    union
+    select calendar_date from calendar
+    where calendar_date not in (select activity_date from {{ this }})
+    {% else %}
+    select calendar_date as touched_date from calendar
+    {% endif %}
+),
+
 users_per_day as (
     select
         event_date,
         count(distinct user_id) as active_users,
-        count(distinct case when is_complete then user_id end) as active_users_completed
+        count(distinct case when is_complete then user_id end) as active_users_completed,
+        max(load_id) as last_load_id
     from dated_transactions
+    where event_date in (select touched_date from days_to_build)
     group by event_date
 ),
 
@@ -43,9 +68,11 @@ final as (
     select
         calendar.calendar_date as activity_date,
         coalesce(users_per_day.active_users, 0) as active_users,
-        coalesce(users_per_day.active_users_completed, 0) as active_users_completed
+        coalesce(users_per_day.active_users_completed, 0) as active_users_completed,
+        users_per_day.last_load_id
     from calendar
     left join users_per_day on calendar.calendar_date = users_per_day.event_date
+    where calendar.calendar_date in (select touched_date from days_to_build)
 )
 
 select * from final

@@ -1,3 +1,15 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='activity_date',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+        post_hook="{{ delete_days_outside_transaction_range('activity_date') }}",
+    )
+}}
+-- depends_on: {{ ref('stg_bitso_db__deposit_versions') }}
+-- depends_on: {{ ref('stg_bitso_db__withdrawal_versions') }}
+
 with
 
 deposits as (
@@ -25,12 +37,28 @@ calendar as (
     {{ calendar_days('date_bounds', 'first_date', 'last_date') }}
 ),
 
+days_to_build as (
+    {% if is_incremental() %}
+    {{ days_touched_since(
+        ['stg_bitso_db__deposit_versions', 'stg_bitso_db__withdrawal_versions'],
+        processed_load_id('last_load_id'),
+    ) }}
+    union
+    select calendar_date from calendar
+    where calendar_date not in (select activity_date from {{ this }})
+    {% else %}
+    select calendar_date as touched_date from calendar
+    {% endif %}
+),
+
 deposited_currencies as (
     select
         event_date,
         count(distinct case when is_complete then currency end) as currencies_deposited,
-        count(distinct currency) as currencies_deposited_any_status
+        count(distinct currency) as currencies_deposited_any_status,
+        max(load_id) as last_load_id
     from deposits
+    where event_date in (select touched_date from days_to_build)
     group by event_date
 ),
 
@@ -38,8 +66,10 @@ withdrawn_currencies as (
     select
         event_date,
         count(distinct case when is_complete then currency end) as currencies_withdrawn,
-        count(distinct currency) as currencies_withdrawn_any_status
+        count(distinct currency) as currencies_withdrawn_any_status,
+        max(load_id) as last_load_id
     from withdrawals
+    where event_date in (select touched_date from days_to_build)
     group by event_date
 ),
 
@@ -51,10 +81,20 @@ final as (
         coalesce(deposited_currencies.currencies_deposited_any_status, 0)
             as currencies_deposited_any_status,
         coalesce(withdrawn_currencies.currencies_withdrawn_any_status, 0)
-            as currencies_withdrawn_any_status
+            as currencies_withdrawn_any_status,
+        case
+            when withdrawn_currencies.last_load_id is null
+                then deposited_currencies.last_load_id
+            when deposited_currencies.last_load_id is null
+                then withdrawn_currencies.last_load_id
+            when deposited_currencies.last_load_id > withdrawn_currencies.last_load_id
+                then deposited_currencies.last_load_id
+            else withdrawn_currencies.last_load_id
+        end as last_load_id
     from calendar
     left join deposited_currencies on calendar.calendar_date = deposited_currencies.event_date
     left join withdrawn_currencies on calendar.calendar_date = withdrawn_currencies.event_date
+    where calendar.calendar_date in (select touched_date from days_to_build)
 )
 
 select * from final

@@ -1,35 +1,27 @@
 with
 
-source as (
-    select * from {{ source('bitso_db', 'events') }}
+versions as (
+    select * from {{ ref('stg_bitso_db__event_versions') }}
 ),
 
-latest_load_of_each_id as (
+ranked as (
     select
         *,
-        -- A later snapshot supersedes an earlier one; rows without an id are all kept.
+        -- The row of the latest snapshot day wins, so a late backfill never overrides newer
+        -- data; rows without an id cannot be matched across loads and are all kept.
         case
-            when id is null then 1
+            when id_text is null then 1
             else row_number() over (
-                partition by id
-                order by _load_id desc, event_timestamp desc, event_name desc
+                partition by id_text
+                order by snapshot_date desc, load_id desc, event_timestamp_text desc, event_name desc
             )
-        end as load_recency
-    from source
+        end as version_rank
+    from versions
 ),
 
-typed as (
-    select
-        {{ parse_integer('id') }} as id,
-        id as id_text,
-        user_id,
-        {{ parse_utc_timestamp('event_timestamp') }} as event_timestamp,
-        event_timestamp as event_timestamp_text,
-        event_name,
-        _load_id as load_id,
-        _loaded_at as loaded_at
-    from latest_load_of_each_id
-    where load_recency = 1
+latest as (
+    select * from ranked
+    where version_rank = 1
 )
 
-select * from typed
+select * from latest
