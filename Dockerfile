@@ -6,6 +6,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
+# cron and logrotate for the scheduler service; flock (util-linux) keeps one run of each job.
+RUN apt-get update \
+    && apt-get install --yes --no-install-recommends cron logrotate util-linux \
+    && rm -rf /var/lib/apt/lists/*
+
 WORKDIR /app
 
 COPY pyproject.toml README.md ./
@@ -18,10 +23,9 @@ COPY seeds ./seeds
 COPY macros ./macros
 COPY tests/dbt ./tests/dbt
 COPY analyses ./analyses
-RUN cp profiles.yml.example profiles.yml
-
-RUN useradd --create-home --uid 10001 bitso && mkdir -p /app/bucket /app/warehouse /app/target /app/logs \
-    && chown -R bitso /app
-USER bitso
+COPY deploy ./deploy
+RUN cp profiles.yml.example profiles.yml \
+    && mkdir -p bucket warehouse logs snapshots \
+    && cp deploy/crontab.docker /etc/cron.d/bitso && chmod 0644 /etc/cron.d/bitso
 
 CMD ["ingest", "--help"]

@@ -6,7 +6,7 @@ import dataclasses
 import json
 import logging
 import os
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import click
@@ -197,6 +197,12 @@ def generate_sample_command(
     help="The day to run.  [default: today, UTC]",
 )
 @click.option(
+    "--through",
+    "last_day",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="Backfill: run every day from --date through this day, in order.",
+)
+@click.option(
     "--snapshots",
     "snapshot_root",
     type=click.Path(file_okay=False, path_type=Path),
@@ -221,6 +227,7 @@ def generate_sample_command(
 def daily_command(
     settings: Settings,
     day: datetime | None,
+    last_day: datetime | None,
     snapshot_root: Path | None,
     delta: bool,
     full_refresh: bool,
@@ -233,23 +240,28 @@ def daily_command(
     Safe to re-run: loaded files are skipped, models merge by key, exports swap atomically.
     """
     settings = settings.replace(target=target, snapshot_root=snapshot_root)
-    run_date = day.date() if day else datetime.now(UTC).date()
-    try:
-        run = daily.run_day(
-            settings,
-            run_date,
-            kind="delta" if delta else "full",
-            project_dir=project_dir,
-            full_refresh=full_refresh,
-            file_format=file_format,
+    first = day.date() if day else datetime.now(UTC).date()
+    last = last_day.date() if last_day else first
+    if last < first:
+        raise click.BadParameter("must not be before --date", param_hint="--through")
+    for offset in range((last - first).days + 1):
+        run_date = first + timedelta(days=offset)
+        try:
+            run = daily.run_day(
+                settings,
+                run_date,
+                kind="delta" if delta else "full",
+                project_dir=project_dir,
+                full_refresh=full_refresh and offset == 0,
+                file_format=file_format,
+            )
+        except daily.DailyRunError as error:
+            _fail(f"{run_date}: {error}")
+        loaded = sum(load.rows_loaded for load in run.loads)
+        click.echo(
+            f"{run.day}: loaded {loaded:,} rows from {len(run.loads)} files, built, "
+            f"exported {len(run.exported)} tables to {Path(settings.lake) / export.OUTPUT_NAME}"
         )
-    except daily.DailyRunError as error:
-        _fail(f"{run_date}: {error}")
-    loaded = sum(load.rows_loaded for load in run.loads)
-    click.echo(
-        f"{run.day}: loaded {loaded:,} rows from {len(run.loads)} files, built, "
-        f"exported {len(run.exported)} tables to {Path(settings.lake) / export.OUTPUT_NAME}"
-    )
 
 
 @cli.command("export")

@@ -144,6 +144,14 @@ def test_day_by_day_loads_build_the_same_tables_as_one_full_load(
         assert result.exit_code == 0, result.output
     day_by_day = warehouse_contents(settings)
 
+    rerun = runner.invoke(
+        cli, ["daily", "--date", days[-1].isoformat(), "--snapshots", str(root), "--delta"]
+    )
+    assert rerun.exit_code == 0, rerun.output
+    assert warehouse_contents(settings) == day_by_day, "re-running a day changed the tables"
+    published = Path(settings.lake) / "batch_output"
+    assert published.is_symlink() and (published / "fct_deposits.csv").is_file()
+
     reset_warehouse(settings)
     snapshots.load_snapshots(settings, snapshots.resolve_files(source), snapshot_date=days[-1])
     run_dbt("build")
@@ -152,3 +160,29 @@ def test_day_by_day_loads_build_the_same_tables_as_one_full_load(
     assert day_by_day.keys() == in_one_load.keys()
     for table, rows in in_one_load.items():
         assert day_by_day[table] == rows, f"{table} differs"
+
+
+def test_a_day_without_its_folder_fails_in_the_load_step(warehouse_env, tmp_path):
+    result = CliRunner().invoke(
+        cli, ["daily", "--date", "2026-11-28", "--snapshots", str(tmp_path / "none")]
+    )
+
+    assert result.exit_code == 1
+    assert "2026-11-28: step 'load' failed: no snapshot folder" in result.stderr
+
+
+def test_a_failing_build_stops_the_day_before_the_export(warehouse_env, dbt_env, tmp_path):
+    sample.generate_sample(tmp_path / "snapshots" / "2026-11-28", deposits=1_000)
+    not_a_project = tmp_path / "empty"
+    not_a_project.mkdir()
+
+    result = CliRunner().invoke(
+        cli,
+        ["daily", "--date", "2026-11-28", "--snapshots", str(tmp_path / "snapshots"),
+         "--project-dir", str(not_a_project)],
+    )  # fmt: skip
+
+    assert result.exit_code == 1
+    assert "step 'build' failed" in result.stderr
+    assert "nothing was exported" in result.stderr
+    assert not (tmp_path / "lake" / "batch_output").exists()
