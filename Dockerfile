@@ -13,13 +13,14 @@ RUN apt-get update \
 
 WORKDIR /app
 
+# Installed in place (editable): the monitor reads its default thresholds from seeds/.
 COPY pyproject.toml README.md ./
 COPY ingest ./ingest
-RUN pip install .
+COPY seeds ./seeds
+RUN pip install --editable .
 
 COPY dbt_project.yml profiles.yml.example ./
 COPY models ./models
-COPY seeds ./seeds
 COPY macros ./macros
 COPY tests/dbt ./tests/dbt
 COPY analyses ./analyses

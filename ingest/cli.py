@@ -291,3 +291,9 @@ from ingest.monitor.commands import serve_bitso, spreads  # noqa: E402
 
 cli.add_command(spreads)
 cli.add_command(serve_bitso)
+
+# Commands of the spread analysis are registered below this line.
+from ingest.spread_commands import lake_load_command, report_command  # noqa: E402
+
+cli.add_command(lake_load_command)
+cli.add_command(report_command)

@@ -7,17 +7,18 @@
 {%- endmacro %}
 
 
-{#- Filter for a fact model's incremental run: records with a row in a newer load, and records
-    whose user has since appeared in (or left) the users snapshot, so `is_user_inferred` stays
-    what a full refresh would compute. -#}
-{% macro fact_rows_to_refresh(versions_model) -%}
-    (
-        id_text in (
-            select id_text from {{ ref(versions_model) }}
-            where load_id > {{ processed_load_id() }}
-        )
-        or id in (
-            select existing.id
+{#- The versions a fact model's incremental run must re-rank: every version of each record with a
+    row in a newer load, and of each record whose user has since appeared in (or left) the users
+    snapshot, so `is_user_inferred` stays what a full refresh would compute. -#}
+{% macro versions_to_refresh(versions_model) -%}
+    select * from {{ ref(versions_model) }}
+    where id_text in (
+        select id_text from {{ ref(versions_model) }}
+        where load_id > {{ processed_load_id() }}
+        union
+        select id_text from {{ ref(versions_model) }}
+        where user_id in (
+            select existing.user_id
             from {{ this }} as existing
             inner join {{ ref('dim_users') }} as users on existing.user_id = users.user_id
             where existing.is_user_inferred != users.is_inferred

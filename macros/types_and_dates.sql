@@ -2,6 +2,16 @@
 {% macro amount_type() %}decimal(38, 18){% endmacro %}
 
 
+{#- An instant in time: Spark's `timestamp` is one, whatever the session's time zone. -#}
+{% macro timestamptz_type() -%}
+    {{ return(adapter.dispatch('timestamptz_type', 'bitso')()) }}
+{%- endmacro %}
+
+{% macro default__timestamptz_type() %}timestamp with time zone{% endmacro %}
+
+{% macro spark__timestamptz_type() %}timestamp{% endmacro %}
+
+
 {#- The UTC calendar day of a timestamptz, whatever the session's time zone. -#}
 {% macro utc_date(column) -%}
     {{ return(adapter.dispatch('utc_date', 'bitso')(column)) }}
@@ -9,6 +19,11 @@
 
 {% macro default__utc_date(column) -%}
     cast(({{ column }} at time zone 'UTC') as date)
+{%- endmacro %}
+
+{#- Spark has no AT TIME ZONE; whole days since the epoch do not depend on the session's zone. -#}
+{% macro spark__utc_date(column) -%}
+    date_from_unix_date(cast(floor(unix_seconds({{ column }}) / 86400) as int))
 {%- endmacro %}
 
 
@@ -34,5 +49,14 @@
         cast({{ end_column }} as timestamp),
         interval 1 day
     )) as date) as calendar_date
+    from {{ relation }}
+{%- endmacro %}
+
+{% macro spark__calendar_days(relation, start_column, end_column) -%}
+    select explode(sequence(
+        cast({{ start_column }} as date),
+        cast({{ end_column }} as date),
+        interval 1 day
+    )) as calendar_date
     from {{ relation }}
 {%- endmacro %}

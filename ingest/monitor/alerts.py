@@ -16,7 +16,14 @@ from ingest.monitor.records import SpreadRecord
 
 log = logging.getLogger(__name__)
 
-DEFAULT_THRESHOLDS = (Decimal("1.0"), Decimal("0.5"), Decimal("0.1"))
+# The dbt project's thresholds seed (one `threshold_pct` column), so alerts and the spread
+# reports use the same levels.
+DEFAULT_THRESHOLDS = tuple(
+    Decimal(value)
+    for value in (Path(__file__).parents[2] / "seeds" / "spread_thresholds.csv")
+    .read_text()
+    .split()[1:]
+)
 TRIGGERED = "triggered"
 RESOLVED = "resolved"
 

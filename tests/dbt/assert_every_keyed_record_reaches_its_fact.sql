@@ -1,14 +1,16 @@
--- Every staged record with a readable id reaches its fact table, whatever else failed to parse:
--- counts in the marts stay true.
+-- Every delivered record with a readable id reaches its fact table exactly once, whatever else
+-- failed to parse: counts in the marts stay true.
 with
 
-staged as (
-    select 'deposits' as table_name, count(*) as records
-    from {{ ref('stg_bitso_db__deposits') }} where id is not null
+delivered as (
+    select 'deposits' as table_name, count(distinct id_text) as records
+    from {{ ref('stg_bitso_db__deposit_versions') }} where id is not null
     union all
-    select 'withdrawals', count(*) from {{ ref('stg_bitso_db__withdrawals') }} where id is not null
+    select 'withdrawals', count(distinct id_text)
+    from {{ ref('stg_bitso_db__withdrawal_versions') }} where id is not null
     union all
-    select 'events', count(*) from {{ ref('stg_bitso_db__events') }} where id is not null
+    select 'events', count(distinct id_text)
+    from {{ ref('stg_bitso_db__event_versions') }} where id is not null
 ),
 
 in_facts as (
@@ -19,7 +21,7 @@ in_facts as (
     select 'events', count(*) from {{ ref('fct_events') }}
 )
 
-select staged.table_name, staged.records as staged_records, in_facts.records as fact_records
-from staged
-inner join in_facts on staged.table_name = in_facts.table_name
-where staged.records != in_facts.records
+select delivered.table_name, delivered.records as delivered_records, in_facts.records as fact_records
+from delivered
+inner join in_facts on delivered.table_name = in_facts.table_name
+where delivered.records != in_facts.records

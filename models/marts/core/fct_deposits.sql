@@ -1,23 +1,34 @@
 {{
     config(
-        materialized='incremental',
+        materialized=incremental_materialization(),
         unique_key='id',
         incremental_strategy='delete+insert',
         on_schema_change='fail',
     )
 }}
 -- depends_on: {{ ref('stg_bitso_db__deposit_versions') }}
+-- depends_on: {{ ref('stg_bitso_db__deposits') }}
 
 with
 
-deposits as (
+{% if is_incremental() %}
+versions_to_refresh as (
+    {{ versions_to_refresh('stg_bitso_db__deposit_versions') }}
+),
+
+latest_versions as (
+    {{ latest_version_per_id('versions_to_refresh', 'tx_status') }}
+),
+{% else %}
+latest_versions as (
     select * from {{ ref('stg_bitso_db__deposits') }}
+),
+{% endif %}
+
+deposits as (
+    select * from latest_versions
     -- A row whose id did not parse cannot be keyed; the data-quality model lists it.
-    where
-        id is not null
-        {% if is_incremental() %}
-        and {{ fact_rows_to_refresh('stg_bitso_db__deposit_versions') }}
-        {% endif %}
+    where id is not null
 ),
 
 users as (

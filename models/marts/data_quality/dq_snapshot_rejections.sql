@@ -1,18 +1,31 @@
-{#- Each typed column of each staged snapshot, with what its text was expected to be. -#}
-{%- set typed_columns = [
-    ('deposits', 'stg_bitso_db__deposits', 'id', 'an integer'),
-    ('deposits', 'stg_bitso_db__deposits', 'event_timestamp', 'a timestamp with a UTC offset'),
-    ('deposits', 'stg_bitso_db__deposits', 'amount', 'a decimal(38, 18)'),
-    ('withdrawals', 'stg_bitso_db__withdrawals', 'id', 'an integer'),
-    ('withdrawals', 'stg_bitso_db__withdrawals', 'event_timestamp', 'a timestamp with a UTC offset'),
-    ('withdrawals', 'stg_bitso_db__withdrawals', 'amount', 'a decimal(38, 18)'),
-    ('events', 'stg_bitso_db__events', 'id', 'an integer'),
-    ('events', 'stg_bitso_db__events', 'event_timestamp', 'a zone-less timestamp'),
+{#- Each snapshot table's typed columns, with what their text was expected to be. -#}
+{%- set snapshot_tables = [
+    ('deposits', 'stg_bitso_db__deposits', [
+        ('id', 'an integer'),
+        ('event_timestamp', 'a timestamp with a UTC offset'),
+        ('amount', 'a decimal(38, 18)'),
+    ]),
+    ('withdrawals', 'stg_bitso_db__withdrawals', [
+        ('id', 'an integer'),
+        ('event_timestamp', 'a timestamp with a UTC offset'),
+        ('amount', 'a decimal(38, 18)'),
+    ]),
+    ('events', 'stg_bitso_db__events', [
+        ('id', 'an integer'),
+        ('event_timestamp', 'a zone-less timestamp'),
+    ]),
 ] -%}
 
 with
 
-{% for table_name, model, column, expected in typed_columns %}
+{% for table_name, model, columns in snapshot_tables %}
+{{ table_name }}_with_a_null_value as (
+    -- Only a record with a NULL typed value can have a rejected one: narrow before unpivoting.
+    select * from {{ ref(model) }}
+    where {% for column, expected in columns %}{{ column }} is null{% if not loop.last %} or {% endif %}{% endfor %}
+),
+
+{% for column, expected in columns %}
 {{ table_name }}_{{ column }}_rejections as (
     select
         '{{ table_name }}' as table_name,
@@ -22,14 +35,18 @@ with
         {{ rejection_reason(column ~ '_text', column, expected) }} as reason,
         {{ 'false' if column == 'id' else 'true' }} as reaches_facts,
         load_id
-    from {{ ref(model) }}
+    from {{ table_name }}_with_a_null_value
 ),
+{% endfor %}
 {% endfor %}
 
 all_rejections as (
-    {% for table_name, model, column, expected in typed_columns %}
+    {% for table_name, model, columns in snapshot_tables %}
+    {% set outer_loop = loop %}
+    {% for column, expected in columns %}
     select * from {{ table_name }}_{{ column }}_rejections
-    {% if not loop.last %}union all{% endif %}
+    {% if not (loop.last and outer_loop.last) %}union all{% endif %}
+    {% endfor %}
     {% endfor %}
 ),
 

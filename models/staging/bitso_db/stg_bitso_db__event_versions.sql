@@ -1,3 +1,14 @@
+{{
+    config(
+        materialized=incremental_materialization(),
+        incremental_strategy='append',
+        on_schema_change='fail',
+        indexes=[{'columns': ['id_text']}, {'columns': ['load_id']}],
+    )
+}}
+-- A table, not a view: each delivered row is typed once, when its load first arrives, instead of
+-- in every model and test that reads it. Raw rows are only ever appended, in load order.
+
 with
 
 source as (
@@ -16,6 +27,9 @@ typed as (
         _load_id as load_id,
         _loaded_at as loaded_at
     from source
+    {% if is_incremental() %}
+    where _load_id > {{ processed_load_id() }}
+    {% endif %}
 )
 
 select * from typed

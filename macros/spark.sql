@@ -1,0 +1,178 @@
+{#- What the Spark target does differently from DuckDB and PostgreSQL. -#}
+
+
+{#- How the incremental models materialize. Spark rebuilds them in full: a Parquet table cannot
+    delete the rows an incremental run replaces (no delete+insert, and merge needs Delta), and
+    insert_overwrite replaces whole partitions, which neither a record (facts) nor a day whose
+    last record moved away (reports) maps onto without dropping partitions by hand. -#}
+{% macro incremental_materialization() -%}
+    {{ return(adapter.dispatch('incremental_materialization', 'bitso')()) }}
+{%- endmacro %}
+
+{% macro default__incremental_materialization() %}{{ return('incremental') }}{% endmacro %}
+
+{% macro spark__incremental_materialization() %}{{ return('table') }}{% endmacro %}
+
+
+{#- The Spark name of a type that contracts and seeds spell the portable way. -#}
+{% macro spark_type(data_type) -%}
+    {%- set spark_names = {'text': 'string', 'timestamp with time zone': 'timestamp'} -%}
+    {{ return(spark_names.get((data_type or '') | trim | lower, data_type)) }}
+{%- endmacro %}
+
+{% macro spark__get_empty_schema_sql(columns) -%}
+    {%- set spark_columns = {} -%}
+    {%- for name in columns -%}
+        {%- do spark_columns.update({
+            name: dict(columns[name], data_type=spark_type(columns[name]['data_type']))
+        }) -%}
+    {%- endfor -%}
+    {{ return(default__get_empty_schema_sql(spark_columns)) }}
+{%- endmacro %}
+
+{#- Seeds: the same renaming of their `column_types`, then dbt-spark's own loading. -#}
+{% macro spark__create_csv_table(model, agate_table) -%}
+    {%- do spark_seed_column_types(model) -%}
+    {{ return(dbt.spark__create_csv_table(model, agate_table)) }}
+{%- endmacro %}
+
+{% macro spark__load_csv_rows(model, agate_table) -%}
+    {%- do spark_seed_column_types(model) -%}
+    {{ return(dbt.spark__load_csv_rows(model, agate_table)) }}
+{%- endmacro %}
+
+{% macro spark_seed_column_types(model) -%}
+    {%- set column_types = model['config'].get('column_types', {}) -%}
+    {%- for name in column_types -%}
+        {%- do column_types.update({name: spark_type(column_types[name])}) -%}
+    {%- endfor -%}
+{%- endmacro %}
+
+
+{#- accepted_values quotes every value; Spark, unlike DuckDB and PostgreSQL, does not read
+    'False' as a boolean, so a list of booleans goes unquoted. -#}
+{% macro spark__test_accepted_values(model, column_name, values, quote=True) -%}
+    {%- set booleans = values | select('sameas', true) | list
+        + values | select('sameas', false) | list -%}
+    {%- set quote_values = quote and booleans | length < values | length -%}
+    {{ return(default__test_accepted_values(model, column_name, values, quote_values)) }}
+{%- endmacro %}
+
+
+{#- On-run-start. On Spark the raw snapshot tables are views over the CSV files of the daily
+    layout `ingest daily` reads, `$BITSO_SNAPSHOT_ROOT/<YYYY-MM-DD>/<file>.csv`, with the lineage
+    columns derived from each file. On the other engines `ingest snapshots` fills them. -#}
+{% macro create_snapshot_sources() -%}
+    {{ return(adapter.dispatch('create_snapshot_sources', 'bitso')()) }}
+{%- endmacro %}
+
+{% macro default__create_snapshot_sources() %}{% endmacro %}
+
+{% macro spark__create_snapshot_sources() -%}
+    {%- if execute -%}
+    {#- The snapshot tables in the load order of `ingest snapshots`, with their file's columns. -#}
+    {%- set tables = [
+        ('deposits', 'deposit_sample_data.csv',
+            ['id', 'event_timestamp', 'user_id', 'amount', 'currency', 'tx_status']),
+        ('withdrawals', 'withdrawals_sample_data.csv',
+            ['id', 'event_timestamp', 'user_id', 'amount', 'interface', 'currency', 'tx_status']),
+        ('events', 'event_sample_data.csv', ['id', 'event_timestamp', 'user_id', 'event_name']),
+        ('users', 'user_id_sample_data.csv', ['user_id']),
+    ] -%}
+    {%- set day_folders = env_var('BITSO_SNAPSHOT_ROOT', 'snapshots')
+        ~ '/[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]' -%}
+    {%- do run_query('create database if not exists raw') -%}
+    {#- Recreated on every run, so a changed root or new day folders are always seen. -#}
+    {%- do run_query('drop table if exists raw.snapshot_files') -%}
+    {%- do run_query(
+        "create table raw.snapshot_files using binaryFile options (path '"
+        ~ day_folders ~ "/*.csv')"
+    ) -%}
+    {%- for table_name, file_name, columns in tables -%}
+    {%- do run_query('drop table if exists raw.' ~ table_name ~ '_csv') -%}
+    {#- Every value is text, as delivered; a header that does not name the columns, or a row of
+        the wrong width, fails the run rather than loading shifted values. -#}
+    {%- do run_query(
+        'create table raw.' ~ table_name ~ '_csv (' ~ columns | join(' string, ') ~ ' string)'
+        ~ " using csv options (path '" ~ day_folders ~ '/' ~ file_name ~ "',"
+        ~ " header 'true', enforceSchema 'false', mode 'FAILFAST')"
+    ) -%}
+    {% set lineage_view %}
+        create or replace view raw.{{ table_name }} as
+        with
+
+        delivered as (
+            select
+                *,
+                _metadata.file_path as _source_file,
+                _metadata.file_modification_time as _loaded_at
+            from raw.{{ table_name }}_csv
+        ),
+
+        dated as (
+            select
+                *,
+                to_date(regexp_extract(
+                    _source_file, '/([0-9]{4}-[0-9]{2}-[0-9]{2})/[^/]+$', 1
+                )) as _snapshot_date
+            from delivered
+        ),
+
+        final as (
+            select
+                {{ columns | join(', ') }},
+                -- One load per day folder and table, numbered in the order `ingest daily` would
+                -- load them, and stable when an older day is added later.
+                cast(date_format(dated._snapshot_date, 'yyyyMMdd') as bigint) * 10
+                    + {{ loop.index }} as _load_id,
+                dated._snapshot_date,
+                dated._source_file,
+                sha2(files.content, 256) as _file_checksum,
+                dated._loaded_at
+            from dated
+            left join raw.snapshot_files as files on dated._source_file = files.path
+        )
+
+        select * from final
+    {% endset %}
+    {%- do run_query(lineage_view) -%}
+    {%- endfor %}
+    {% set loads_view %}
+        create or replace view raw.snapshot_loads as
+        with
+
+        loads as (
+            {% for table_name, file_name, columns in tables %}
+            select
+                _load_id as load_id,
+                '{{ table_name }}' as table_name,
+                _snapshot_date as snapshot_date,
+                _source_file as source_file,
+                count(*) as rows_read,
+                count(*) as rows_loaded,
+                _loaded_at as loaded_at
+            from raw.{{ table_name }}
+            group by _load_id, _snapshot_date, _source_file, _loaded_at
+            {% if not loop.last %}union all{% endif %}
+            {% endfor %}
+        ),
+
+        final as (
+            select
+                loads.load_id,
+                loads.table_name,
+                loads.snapshot_date,
+                loads.source_file,
+                sha2(files.content, 256) as file_checksum,
+                loads.rows_read,
+                loads.rows_loaded,
+                loads.loaded_at
+            from loads
+            left join raw.snapshot_files as files on loads.source_file = files.path
+        )
+
+        select * from final
+    {% endset %}
+    {%- do run_query(loads_view) -%}
+    {%- endif -%}
+{%- endmacro %}
