@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 SAMPLE_DIR ?= sample_data
 LAKE ?= $(or $(BITSO_LAKE),bucket)
 
-.PHONY: setup demo test lint format docs docs-serve benchmark clean
+.PHONY: setup demo test test-python test-spark lint format docs docs-serve benchmark clean
 
 setup: $(VENV)/.installed profiles.yml
 
@@ -30,10 +30,19 @@ demo: setup
 	@echo "Exports:   $(LAKE)/batch_output/"
 	@echo "Docs:      make docs-serve, then open http://localhost:8080"
 
-test: setup
+# Every test: lint, the Python and dbt suites on DuckDB and PostgreSQL, then Spark.
+test: test-python test-spark
+
+test-python: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/pytest
+	$(BIN)/pytest -m "not spark"
+
+# The models on a local Spark session (the `spark` extra and Java 17), checked against the
+# Python oracle; here a missing extra or Java fails instead of skipping.
+test-spark: setup
+	$(BIN)/pip install --quiet -e '.[dev,spark]'
+	BITSO_REQUIRE_SPARK=true $(BIN)/pytest -m spark tests/python/test_spark.py
 
 lint: setup
 	$(BIN)/ruff check .

@@ -11,8 +11,8 @@ from collections.abc import Iterable
 from decimal import Decimal
 from pathlib import Path
 
-from ingest.monitor.quotes import format_decimal
-from ingest.monitor.records import SpreadRecord
+from ingest.monitor.quotes import Quote, format_decimal
+from ingest.monitor.records import SpreadRecord, utc_iso
 
 log = logging.getLogger(__name__)
 
@@ -75,12 +75,30 @@ class AlertTracker:
         self._above: set[tuple[str, Decimal]] = set()
 
     def observe(self, record: SpreadRecord) -> list[AlertEvent]:
+        """Events for one lake record, stamped with the second it stands for."""
         if record.spread is None or record.bid is None or record.ask is None:
             return []
+        return self._update(
+            record.book, record.spread, record.bid, record.ask, record.orderbook_timestamp
+        )
+
+    def observe_quote(self, quote: Quote) -> list[AlertEvent]:
+        """Events for one quote as it arrives, stamped with its arrival to the millisecond."""
+        return self._update(
+            quote.book,
+            quote.spread,
+            quote.bid,
+            quote.ask,
+            utc_iso(quote.observed_at, "milliseconds"),
+        )
+
+    def _update(
+        self, book: str, spread: Decimal, bid: Decimal, ask: Decimal, timestamp: str
+    ) -> list[AlertEvent]:
         events = []
         for threshold in self.thresholds:
-            key = (record.book, threshold)
-            above = record.spread > threshold
+            key = (book, threshold)
+            above = spread > threshold
             if above == (key in self._above):
                 continue
             if above:
@@ -89,13 +107,13 @@ class AlertTracker:
                 self._above.discard(key)
             events.append(
                 AlertEvent(
-                    book=record.book,
+                    book=book,
                     threshold=threshold,
                     state=TRIGGERED if above else RESOLVED,
-                    spread=record.spread,
-                    bid=record.bid,
-                    ask=record.ask,
-                    orderbook_timestamp=record.orderbook_timestamp,
+                    spread=spread,
+                    bid=bid,
+                    ask=ask,
+                    orderbook_timestamp=timestamp,
                 )
             )
         return events

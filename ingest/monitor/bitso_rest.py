@@ -68,6 +68,14 @@ class BitsoRestClient:
             raise BitsoError("bad_payload", "payload is not a list", self._url(path))
         return [row for row in payload if isinstance(row, dict)]
 
+    def order_book(self, book: str) -> dict:
+        """Every resting order of `book` (`aggregate=false`), with the book's `sequence`."""
+        path = f"/v3/order_book/?book={book}&aggregate=false"
+        payload = self._get(path)
+        if not isinstance(payload, dict):
+            raise BitsoError("bad_payload", "payload is not an object", self._url(path))
+        return payload
+
     def close(self) -> None:
         self.session.close()
 

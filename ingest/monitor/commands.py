@@ -10,6 +10,7 @@ import threading
 from collections.abc import Iterator
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import click
 
@@ -23,8 +24,9 @@ from ingest.monitor.local_bitso.exchange import Script, ScriptError, SimulatedEx
 from ingest.monitor.local_bitso.http_api import LocalBitso
 from ingest.monitor.quotes import QuoteBoard
 from ingest.monitor.rest_source import RestSource
-from ingest.monitor.runner import MonitorOptions, run_monitor
+from ingest.monitor.runner import ALERT_TIMINGS, MonitorOptions, run_monitor
 from ingest.monitor.webhooks import WebhookNotifier, check_webhook_url
+from ingest.monitor.ws_source import DEPTHS, WsSource
 from ingest.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -87,6 +89,14 @@ def _thresholds(
     return tuple(thresholds) or DEFAULT_THRESHOLDS
 
 
+def _ws_url(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    if value is not None and (
+        urlsplit(value).scheme not in ("ws", "wss") or not urlsplit(value).hostname
+    ):
+        raise click.BadParameter(f"{value!r} is not a ws:// or wss:// URL")
+    return value
+
+
 def _webhooks(
     _ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]
 ) -> tuple[str, ...]:
@@ -99,10 +109,49 @@ def _webhooks(
 @click.command()
 @click.option(
     "--source",
-    type=click.Choice(["rest"]),
-    default="rest",
+    type=click.Choice(["ws", "rest"]),
+    default="ws",
     show_default=True,
-    help="Where quotes come from: rest polls GET /v3/ticker/ within the request budget.",
+    help="Where quotes come from: ws streams Bitso's WebSocket API; rest polls GET /v3/ticker/ "
+    "within the request budget.",
+)
+@click.option(
+    "--ws-url",
+    envvar="BITSO_WS_URL",
+    show_envvar=True,
+    callback=_ws_url,
+    help="URL of Bitso's WebSocket API.  [default: wss://ws.bitso.com]",
+)
+@click.option(
+    "--depth",
+    type=click.Choice(DEPTHS),
+    default="top",
+    show_default=True,
+    help="With ws: top reads the orders channel (top 20 per side); book keeps full books from "
+    "diff-orders and REST snapshots joined by sequence.",
+)
+@click.option(
+    "--ws-timeout",
+    type=click.FloatRange(0, min_open=True),
+    default=30.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="With ws: a connection without any frame this long is dead and replaced (Bitso sends a "
+    "keep-alive every 20 s).",
+)
+@click.option(
+    "--rest-fallback",
+    is_flag=True,
+    help="With ws: while the WebSocket is down, poll REST within the request budget instead of "
+    "recording gaps.",
+)
+@click.option(
+    "--alert-timing",
+    type=click.Choice(ALERT_TIMINGS),
+    default="second",
+    show_default=True,
+    help="second: alerts come from the one-second lake records (the alert log matches the lake); "
+    "message: from every quote as it arrives.",
 )
 @click.option(
     "--books",
@@ -176,6 +225,11 @@ def _webhooks(
 def spreads(
     settings: Settings,
     source: str,
+    ws_url: str | None,
+    depth: str,
+    ws_timeout: float,
+    rest_fallback: bool,
+    alert_timing: str,
     books: tuple[str, ...],
     api_url: str | None,
     lake: str | None,
@@ -187,7 +241,13 @@ def spreads(
     duration: int | None,
 ) -> None:
     """Record every book's bid-ask spread once a second into the lake and alert on thresholds."""
-    settings = settings.replace(api_url=api_url, lake=lake, webhooks=webhooks or None)
+    if source == "rest":
+        for flag, given in (("--depth", depth != "top"), ("--rest-fallback", rest_fallback)):
+            if given:
+                raise click.UsageError(f"{flag} needs --source ws")
+    settings = settings.replace(
+        api_url=api_url, ws_url=ws_url, lake=lake, webhooks=webhooks or None
+    )
     clock = SystemClock()
     budget = RequestBudget(request_budget)
     client = BitsoRestClient(settings.api_url)
@@ -211,12 +271,13 @@ def spreads(
         thresholds=thresholds,
         duration=duration,
         stale_after=max(5.0, 3 * budget.spacing),
+        alert_timing=alert_timing,
     )
     log.info(
         "monitoring %s by %s from %s every second; thresholds %s %%; %d-second %s windows in %s",
         ",".join(books),
         source,
-        settings.api_url,
+        settings.ws_url if source == "ws" else settings.api_url,
         ", ".join(str(threshold) for threshold in thresholds),
         window_seconds,
         fmt,
@@ -224,10 +285,22 @@ def spreads(
     )
     stop = threading.Event()
     notifier = WebhookNotifier(settings.webhooks)
-    rest = RestSource(client, board, budget, clock)
+    if source == "ws":
+        feed: RestSource | WsSource = WsSource(
+            settings.ws_url,
+            board,
+            client,
+            budget,
+            clock,
+            depth=depth,
+            silence_timeout=ws_timeout,
+            rest_fallback=rest_fallback,
+        )
+    else:
+        feed = RestSource(client, board, budget, clock)
     try:
         with stop_on_signals(stop):
-            summary = run_monitor(options, board, rest, clock, stop, notifier)
+            summary = run_monitor(options, board, feed, clock, stop, notifier)
     except LakeBusy as error:
         raise click.ClickException(str(error)) from error
     except OSError as error:
@@ -235,11 +308,22 @@ def spreads(
         raise click.ClickException(f"cannot write to the lake {settings.lake}: {error}") from error
     finally:
         client.close()
+    if isinstance(feed, WsSource):
+        requests_sent = feed.rest_requests
+        stream = (
+            f"{feed.connections} WebSocket connections ({feed.disconnected_seconds():.1f} s "
+            f"disconnected, {feed.frames} frames, {feed.skipped_frames} skipped), "
+        )
+    else:
+        requests_sent, stream = feed.requests_sent, ""
+    latency = ""
+    if summary.alert_latencies:
+        latency = f", worst alert latency {max(summary.alert_latencies) * 1000:.0f} ms"
     click.echo(
         f"{summary.records} records ({summary.gaps} gaps) over {summary.seconds} seconds, "
         f"{len(summary.files)} files published under {Path(settings.lake) / 'spreads'}, "
-        f"{summary.alerts} alerts, {rest.requests_sent + 1} API requests, "
-        f"worst sampling lateness {summary.worst_lateness * 1000:.0f} ms"
+        f"{summary.alerts} alerts, {requests_sent + 1} API requests, {stream}"
+        f"worst sampling lateness {summary.worst_lateness * 1000:.0f} ms{latency}"
     )
 
 
@@ -247,6 +331,29 @@ def spreads(
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option(
     "--port", type=click.IntRange(0, 65535), default=8765, show_default=True, help="0 picks one."
+)
+@click.option(
+    "--ws-port",
+    type=click.IntRange(0, 65535),
+    help="Port of the WebSocket API; 0 picks one.  [default: --port + 1, or any free port when "
+    "--port is 0]",
+)
+@click.option(
+    "--ka-interval",
+    type=click.FloatRange(0, min_open=True),
+    default=20.0,
+    show_default=True,
+    metavar="SECONDS",
+    help='Seconds between WebSocket keep-alives ({"type":"ka"}).',
+)
+@click.option(
+    "--activity",
+    type=click.FloatRange(0),
+    default=0.0,
+    show_default=True,
+    metavar="PER_SECOND",
+    help="Changes per second per book to the orders near the top, each one orders and one "
+    "diff-orders message (0: books change only at script steps).",
 )
 @click.option(
     "--script",
@@ -276,22 +383,43 @@ def spreads(
 def serve_bitso(
     host: str,
     port: int,
+    ws_port: int | None,
+    ka_interval: float,
+    activity: float,
     script: Path | None,
     rate_limit: int,
     rate_limit_status: str,
     duration: float | None,
 ) -> None:
-    """Serve a local, simulated Bitso public REST API (for tests and the offline demo)."""
+    """Serve a local, simulated Bitso public REST and WebSocket API (for tests and the offline
+    demo)."""
     try:
-        exchange = SimulatedExchange(default_listings(), Script.load(script) if script else None)
+        exchange = SimulatedExchange(
+            default_listings(), Script.load(script) if script else None, activity=activity
+        )
     except ScriptError as error:
         raise click.BadParameter(str(error), param_hint="--script") from error
-    server = LocalBitso(exchange, host, port, rate_limit, int(rate_limit_status))
+    if ws_port is None:
+        ws_port = port + 1 if port else 0
+    server = LocalBitso(
+        exchange,
+        host,
+        port,
+        rate_limit,
+        int(rate_limit_status),
+        ws_port=ws_port,
+        ka_interval=ka_interval,
+    )
     try:
         server.start()
     except OSError as error:
-        raise click.ClickException(f"cannot listen on {host}:{port}: {error}") from error
-    click.echo(f"Local Bitso API on {server.url} with {len(exchange.books())} books", nl=True)
+        raise click.ClickException(
+            f"cannot listen on {host}:{port} and {host}:{ws_port}: {error}"
+        ) from error
+    click.echo(
+        f"Local Bitso API on {server.url} with {len(exchange.books())} books; "
+        f"WebSocket API on {server.ws_url}"
+    )
     stop = threading.Event()
     with stop_on_signals(stop):
         stop.wait(duration)

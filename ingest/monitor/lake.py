@@ -192,6 +192,10 @@ class LakeWriter:
                 log.info("recovering unpublished window %s", journal.name)
                 self._publish(journal)
                 recovered += 1
+            else:
+                # Reopened now, so it is published when its window ends even if the first
+                # second written falls in the next window.
+                self._rotate(current)
         return recovered
 
     def write(self, second: int, records: list[SpreadRecord]) -> None:

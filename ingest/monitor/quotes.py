@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from decimal import (
     Decimal,
     InvalidOperation,
@@ -62,7 +62,11 @@ def book_problem(bid: Decimal | None, ask: Decimal | None) -> str | None:
 
 @dataclasses.dataclass(frozen=True)
 class Quote:
-    """A usable best bid and ask, as a source saw them at `observed_at` (epoch seconds)."""
+    """A usable best bid and ask, as a source saw them at `observed_at` (epoch seconds).
+
+    A streaming source that would have sent any change sets `vouched_at` to the last moment its
+    feed was known live: the quote was still the book's state then, however old it is.
+    """
 
     book: str
     bid: Decimal
@@ -70,6 +74,12 @@ class Quote:
     observed_at: float
     source: str
     sequence: int | None = None
+    vouched_at: float | None = None
+
+    @property
+    def current_at(self) -> float:
+        """The latest moment the quote is known to have been the book's state."""
+        return max(self.observed_at, self.vouched_at or self.observed_at)
 
     @property
     def spread(self) -> Decimal:
@@ -86,12 +96,18 @@ class BookStatus:
 
 
 class QuoteBoard:
-    """Current best quotes per book. Sources write from their own threads; the sampler reads."""
+    """Current best quotes per book. Sources write from their own threads; the sampler reads.
+
+    `on_quote`, if set, is called with every published quote on the publishing thread (for
+    alerts that fire per message rather than per second).
+    """
 
     def __init__(self, books: Iterable[str]) -> None:
         self._lock = threading.Lock()
         self._status = {book: BookStatus(problem="no quote received yet") for book in books}
+        self._unseen = set(self._status)
         self._first_look = threading.Event()
+        self.on_quote: Callable[[Quote], None] | None = None
 
     @property
     def books(self) -> tuple[str, ...]:
@@ -99,18 +115,38 @@ class QuoteBoard:
 
     def publish(self, quote: Quote) -> None:
         with self._lock:
-            if quote.book in self._status:
-                self._status[quote.book] = BookStatus(quote=quote)
-        self._first_look.set()
+            if quote.book not in self._status:
+                return
+            self._status[quote.book] = BookStatus(quote=quote)
+            self._seen(quote.book)
+        if self.on_quote is not None:
+            self.on_quote(quote)
+
+    def vouch(self, source: str, at: float) -> None:
+        """`source`'s feed was live at `at`: its usable quotes were still current then."""
+        with self._lock:
+            for book, status in self._status.items():
+                quote = status.quote
+                if status.problem is None and quote is not None and quote.source == source:
+                    self._status[book] = BookStatus(dataclasses.replace(quote, vouched_at=at))
 
     def report_problem(self, book: str, problem: str) -> None:
         with self._lock:
-            if book in self._status:
-                self._status[book] = dataclasses.replace(self._status[book], problem=problem)
-        self._first_look.set()
+            if book not in self._status:
+                return
+            self._status[book] = dataclasses.replace(self._status[book], problem=problem)
+            self._seen(book)
+
+    def _seen(self, book: str) -> None:
+        """Called with the lock held."""
+        if self._unseen:
+            self._unseen.discard(book)
+            if not self._unseen:
+                self._first_look.set()
 
     def wait_first_look(self, timeout: float) -> bool:
-        """Wait until a source has reported anything, so the first second is not a needless gap."""
+        """Wait until a source has reported on every book (a quote or a problem), so the first
+        second is not a needless gap."""
         return self._first_look.wait(timeout)
 
     def snapshot(self) -> dict[str, BookStatus]:

@@ -21,14 +21,15 @@ def record_for(
     if status.problem is not None or quote is None:
         return SpreadRecord(second, book, source, gap_reason=status.problem or "no quote")
     age = max(0.0, now - quote.observed_at)
-    if age > stale_after:
+    unconfirmed = now - quote.current_at
+    if unconfirmed > stale_after:
         return SpreadRecord(
             second,
             book,
             source,
             observed_at=quote.observed_at,
             quote_age_ms=round(age * 1000),
-            gap_reason=f"stale quote ({age:.1f} s old, limit {stale_after:g} s)",
+            gap_reason=f"stale quote ({unconfirmed:.1f} s old, limit {stale_after:g} s)",
         )
     return SpreadRecord(
         second,

@@ -1,5 +1,6 @@
 """The REST face of the local Bitso: routes, envelopes and error shapes as the live API answers
-them, a per-client rate limit, injected faults, and a few `/_local/` routes for tests."""
+them, a per-client rate limit, injected faults, and a few `/_local/` routes for tests. The
+server object starts the WebSocket face (ws_api.py) beside it, on a port of its own."""
 
 from __future__ import annotations
 
@@ -15,15 +16,17 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 from ingest.monitor.local_bitso.exchange import (
+    REST_FAULTS,
     BookView,
     Fault,
     ScriptError,
     SimulatedExchange,
-    order_id,
     parse_fault,
     parse_step,
     price_text,
+    resting_orders,
 )
+from ingest.monitor.local_bitso.ws_api import LocalBitsoWebSocket
 
 log = logging.getLogger(__name__)
 
@@ -120,34 +123,34 @@ def ticker_payload(view: BookView) -> dict[str, object]:
 
 
 def order_book_payload(view: BookView, aggregate: bool) -> dict[str, object]:
-    def side(levels, name):
-        rows = []
-        for level in levels:
-            if aggregate:
-                rows.append(
-                    {
-                        "book": view.book,
-                        "price": price_text(level.price),
-                        "amount": price_text(level.amount),
-                    }
-                )
-                continue
-            # Unaggregated: each level as two resting orders with their ids.
-            half = level.amount / 2
-            for index in range(2):
-                rows.append(
-                    {
-                        "book": view.book,
-                        "price": price_text(level.price),
-                        "amount": price_text(half),
-                        "oid": order_id(view.book, name, level.price, index),
-                    }
-                )
-        return rows
-
+    if aggregate:
+        bids, asks = (
+            [
+                {
+                    "book": view.book,
+                    "price": price_text(level.price),
+                    "amount": price_text(level.amount),
+                }
+                for level in levels
+            ]
+            for levels in (view.bids, view.asks)
+        )
+    else:
+        bids, asks = (
+            [
+                {
+                    "book": view.book,
+                    "price": price_text(order.price),
+                    "amount": price_text(order.amount),
+                    "oid": order.oid,
+                }
+                for order in orders
+            ]
+            for orders in resting_orders(view)
+        )
     return {
-        "asks": side(view.asks, "ask"),
-        "bids": side(view.bids, "bid"),
+        "asks": asks,
+        "bids": bids,
         "updated_at": _now_iso(),
         "sequence": str(view.sequence),
     }
@@ -197,7 +200,7 @@ class _Handler(BaseHTTPRequestHandler):
         if not allowed:
             self._send_json(server.rate_limit_status, RATE_LIMITED_BODY)
             return
-        fault = server.exchange.active_fault()
+        fault = server.exchange.active_fault(REST_FAULTS)
         if fault is not None and self._send_fault(fault):
             return
         exchange = server.exchange
@@ -303,7 +306,8 @@ class _Server(ThreadingHTTPServer):
 
 class LocalBitso:
     """The local server: `start()` binds (port 0 picks a free one), `stop()` ends it. A `down`
-    fault closes the listening socket for its duration, so clients see refused connections."""
+    fault closes the REST listening socket for its duration, so clients see refused
+    connections. The WebSocket API listens on `ws_port` (0 picks a free one)."""
 
     def __init__(
         self,
@@ -313,6 +317,8 @@ class LocalBitso:
         rate_limit: int = 60,
         rate_limit_status: int = 420,
         lockout: float = 60.0,
+        ws_port: int = 0,
+        ka_interval: float = 20.0,
     ) -> None:
         self.exchange = exchange
         self.host = host
@@ -320,6 +326,7 @@ class LocalBitso:
         self.limiter = RateLimiter(rate_limit, 60.0, lockout)
         self.rate_limit_status = rate_limit_status
         self.stats = ApiStats()
+        self.websocket = LocalBitsoWebSocket(exchange, host, ws_port, ka_interval)
         self._server: _Server | None = None
         self._stopped = threading.Event()
         self._supervisor: threading.Thread | None = None
@@ -328,8 +335,17 @@ class LocalBitso:
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
+    @property
+    def ws_url(self) -> str:
+        return self.websocket.url
+
     def start(self) -> None:
         self._bind()
+        try:
+            self.websocket.start()
+        except OSError:
+            self._unbind()
+            raise
         self._supervisor = threading.Thread(target=self._supervise, name="downtime", daemon=True)
         self._supervisor.start()
 
@@ -337,6 +353,7 @@ class LocalBitso:
         self._stopped.set()
         if self._supervisor is not None:
             self._supervisor.join()
+        self.websocket.stop()
         self._unbind()
 
     def _bind(self) -> None:
@@ -357,7 +374,7 @@ class LocalBitso:
 
     def _supervise(self) -> None:
         while not self._stopped.wait(0.05):
-            fault = self.exchange.active_fault()
+            fault = self.exchange.active_fault(("down",))
             down = fault is not None and fault.kind == "down"
             if down and self._server is not None:
                 log.info("simulating downtime until %.0f s after start", fault.end)

@@ -47,11 +47,13 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 def local_bitso() -> Iterator[Callable[..., LocalBitso]]:
-    """Start local Bitso servers on free ports: `local_bitso(script=None, **LocalBitso kwargs)`."""
+    """Start local Bitso servers (REST and WebSocket) on free ports:
+    `local_bitso(script=None, activity=0.0, **LocalBitso kwargs)`."""
     servers: list[LocalBitso] = []
 
-    def start(script: Script | None = None, **options: object) -> LocalBitso:
-        server = LocalBitso(SimulatedExchange(default_listings(), script), **options)
+    def start(script: Script | None = None, activity: float = 0.0, **options: object) -> LocalBitso:
+        exchange = SimulatedExchange(default_listings(), script, activity=activity)
+        server = LocalBitso(exchange, **options)
         server.start()
         servers.append(server)
         return server

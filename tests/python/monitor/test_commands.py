@@ -15,12 +15,16 @@ def run(*args, env=None):
 @pytest.fixture
 def api(local_bitso, tmp_path):
     server = local_bitso()
-    return {"BITSO_API_URL": server.url, "BITSO_LAKE": str(tmp_path / "lake")}
+    return {
+        "BITSO_API_URL": server.url,
+        "BITSO_WS_URL": server.ws_url,
+        "BITSO_LAKE": str(tmp_path / "lake"),
+    }
 
 
 def test_help_shows_the_variable_behind_each_option():
     result = run("spreads", "--help")
-    for variable in ("BITSO_API_URL", "BITSO_LAKE", "BITSO_WEBHOOKS"):
+    for variable in ("BITSO_API_URL", "BITSO_WS_URL", "BITSO_LAKE", "BITSO_WEBHOOKS"):
         assert variable in result.output
 
 
@@ -37,6 +41,11 @@ def test_help_shows_the_variable_behind_each_option():
         (["--books", "nope_mxn"], "nope_mxn not in http://127.0.0.1:"),
         (["--request-budget", "61"], "61 is not in the range 1<=x<=60"),
         (["--format", "json"], "'json' is not one of 'csv', 'parquet'"),
+        (["--ws-url", "https://ws.bitso.com"], "is not a ws:// or wss:// URL"),
+        (["--ws-timeout", "0"], "0.0 is not in the range x>0"),
+        (["--source", "rest", "--depth", "book"], "--depth needs --source ws"),
+        (["--source", "rest", "--rest-fallback"], "--rest-fallback needs --source ws"),
+        (["--alert-timing", "tick"], "'tick' is not one of 'second', 'message'"),
     ],
 )
 def test_bad_options_exit_2_with_a_reason_before_anything_starts(api, tmp_path, args, reason):
@@ -69,11 +78,21 @@ def test_a_short_run_prints_its_result_on_stdout(api, tmp_path):
         "60",
         "--api-url",
         api["BITSO_API_URL"],
+        "--ws-url",
+        api["BITSO_WS_URL"],
         "--lake",
         str(tmp_path / "flag-lake"),
         env={"BITSO_LAKE": str(tmp_path / "env")},
     )
     assert result.exit_code == 0, result.output
     assert "4 records (0 gaps) over 2 seconds" in result.output
+    assert "1 WebSocket connections (0.0 s disconnected" in result.output
     assert list((tmp_path / "flag-lake").glob("spreads/book=*/date=*/*.csv"))
     assert not (tmp_path / "env").exists()
+
+
+def test_the_rest_source_is_still_there_when_asked_for(api, tmp_path):
+    result = run("spreads", "--source", "rest", "--duration", "2", env=api)
+    assert result.exit_code == 0, result.output
+    assert "4 records (0 gaps) over 2 seconds" in result.output
+    assert "WebSocket" not in result.output

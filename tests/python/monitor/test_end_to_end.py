@@ -21,8 +21,8 @@ ROOT = Path(__file__).resolve().parents[3]
 INGEST = [sys.executable, "-c", "from ingest.cli import cli; cli(prog_name='ingest')"]
 
 
-def environment(lake: Path, api_url: str) -> dict[str, str]:
-    env = dict(os.environ, BITSO_LAKE=str(lake), BITSO_API_URL=api_url)
+def environment(lake: Path, api_url: str, ws_url: str = "") -> dict[str, str]:
+    env = dict(os.environ, BITSO_LAKE=str(lake), BITSO_API_URL=api_url, BITSO_WS_URL=ws_url)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     env.pop("BITSO_WEBHOOKS", None)
     return env
@@ -30,7 +30,7 @@ def environment(lake: Path, api_url: str) -> dict[str, str]:
 
 class Server:
     def __init__(self, tmp_path: Path, script: dict | None = None) -> None:
-        args = [*INGEST, "serve-bitso", "--port", "0", "--duration", "300"]
+        args = [*INGEST, "serve-bitso", "--port", "0", "--duration", "300", "--ka-interval", "1"]
         if script is not None:
             path = tmp_path / "script.json"
             path.write_text(json.dumps(script))
@@ -45,7 +45,8 @@ class Server:
         )
         ready, _, _ = select.select([self.process.stdout], [], [], 20)
         assert ready, "the local server did not start"
-        self.url = self.process.stdout.readline().split()[4]
+        banner = self.process.stdout.readline().split()
+        self.url, self.ws_url = banner[4], banner[-1]
         self.started = time.monotonic()
 
     def post(self, route: str, body: dict) -> None:
@@ -76,7 +77,7 @@ def start_monitor(lake: Path, server: Server, *args: str) -> subprocess.Popen:
     return subprocess.Popen(
         [*INGEST, "spreads", "--books", "btc_mxn,usd_mxn", *args],
         cwd=ROOT,
-        env=environment(lake, server.url),
+        env=environment(lake, server.url, server.ws_url),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -138,7 +139,16 @@ def test_scripted_spreads_give_partitioned_windows_and_exactly_the_scripted_aler
     server = server_factory(script)
     lake = tmp_path / "lake"
     monitor = start_monitor(
-        lake, server, "--window", "5", "--duration", "18", "--webhook", webhook_receiver.url
+        lake,
+        server,
+        "--source",
+        "rest",
+        "--window",
+        "5",
+        "--duration",
+        "18",
+        "--webhook",
+        webhook_receiver.url,
     )
     out, err = finish(monitor)
     expected = [
@@ -182,13 +192,15 @@ def test_kill_9_mid_window_then_restart_loses_only_the_downtime_and_duplicates_n
 ):
     server = server_factory()
     lake = tmp_path / "lake"
-    first = start_monitor(lake, server, "--window", "10", "--format", "parquet")
+    first = start_monitor(lake, server, "--window", "10", "--format", "parquet", "--source", "rest")
     wait_until(lambda: len(journal_seconds(lake)) >= 8, 20, "four seconds in the journal")
     wait_until(lambda: 3 <= int(time.time()) % 10 <= 6, 10, "the middle of a window")
     first.send_signal(signal.SIGKILL)
     first.wait(10)
     before_kill = set(journal_seconds(lake))
-    second = start_monitor(lake, server, "--window", "10", "--format", "parquet", "--duration", "6")
+    second = start_monitor(
+        lake, server, "--window", "10", "--format", "parquet", "--duration", "6", "--source", "rest"
+    )
     finish(second)
 
     rows = lake_rows(lake, "parquet")
@@ -197,6 +209,40 @@ def test_kill_9_mid_window_then_restart_loses_only_the_downtime_and_duplicates_n
     assert before_kill <= {stamp for _, stamp in keys}, "rows written before the kill were lost"
     assert len(keys) >= len(before_kill) + 2 * 6
     assert not journal_seconds(lake)
+
+
+def test_the_default_websocket_source_alerts_as_scripted_through_a_dropped_connection(
+    tmp_path, server_factory
+):
+    script = {
+        "books": {"btc_mxn": [{"at": 2, "spread": "0.7"}, {"at": 9, "spread": "0.05"}]},
+        "faults": [{"at": 4.5, "for": 2, "fault": "ws_drop"}],
+    }
+    server = server_factory(script)
+    lake = tmp_path / "lake"
+    out, err = finish(start_monitor(lake, server, "--window", "5", "--duration", "12"))
+    filed = [
+        json.loads(line)
+        for path in lake.glob("alerts/date=*/alerts.jsonl")
+        for line in path.read_text().splitlines()
+    ]
+    assert [(a["state"], a["threshold"]) for a in filed] == [
+        ("triggered", "0.5"),
+        ("triggered", "0.1"),
+        ("resolved", "0.5"),
+        ("resolved", "0.1"),
+    ]
+    rows = lake_rows(lake)
+    assert {row["source"] for row in rows if row["is_gap"] == "false"} == {"ws"}
+    gaps = [row for row in rows if row["is_gap"] == "true"]
+    reasons = {row["gap_reason"] for row in gaps}
+    assert gaps and all("WebSocket down" in reason for reason in reasons), reasons
+    # Both books lose the same seconds, at most those of the drop and the reconnection.
+    assert len(gaps) % 2 == 0 and len(gaps) <= 2 * 4
+    assert "2 WebSocket connections" in out
+    assert (
+        len([line for line in err.splitlines() if "WARNING" in line and "WebSocket" in line]) == 1
+    )
 
 
 FAULTS = [
@@ -219,7 +265,7 @@ def faulty_run(tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp("faults")
     server = Server(tmp_path)
     lake = tmp_path / "lake"
-    monitor = start_monitor(lake, server, "--window", "5")
+    monitor = start_monitor(lake, server, "--window", "5", "--source", "rest")
     try:
         wait_until(lambda: journal_seconds(lake), 20, "the first second in the journal")
         for start, end, hold, _marker in FAULTS:

@@ -139,6 +139,21 @@ def test_a_restart_inside_the_same_window_appends_to_its_journal(tmp_path):
     ]
 
 
+def test_a_restart_at_the_end_of_a_window_still_publishes_that_window(tmp_path):
+    crashed = LakeWriter(tmp_path, 10, "csv")
+    crashed.open(T0)
+    write_seconds(crashed, range(T0, T0 + 4))
+    crashed._lock_file.close()
+    restarted = LakeWriter(tmp_path, 10, "csv")
+    restarted.open(T0 + 9)
+    # Its first second belongs to the next window.
+    write_seconds(restarted, range(T0 + 10, T0 + 12))
+    restarted.close()
+    published = published_rows(window_path(tmp_path, "btc_mxn", T0, "csv"))
+    assert [row[0][17:19] for row in published[1:]] == ["00", "01", "02", "03"]
+    assert not list((tmp_path / "spreads" / "_partial").glob("*.partial"))
+
+
 def test_a_window_closed_early_and_reopened_is_merged_not_overwritten(tmp_path):
     for seconds in (range(T0, T0 + 3), range(T0 + 5, T0 + 8)):
         writer = LakeWriter(tmp_path, 10, "parquet")

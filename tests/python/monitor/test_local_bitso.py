@@ -157,11 +157,18 @@ def test_a_script_moves_spreads_and_faults_over_time_and_repeats():
         view = exchange.view("btc_mxn")
         return view.best_bid, view.best_ask, view.sequence
 
-    assert at(0)[:2] == (1547230, 1548000)  # the default 0.05 % spread
-    assert at(12)[:2] == (1544130, 1548000)  # 0.25 % of 1548000 = 3870
-    assert at(21)[:2] == (1540000, 1548000)
-    assert at(26)[:2] == (None, None)
-    assert at(31)[:2] == at(1)[:2] and at(31)[2] > at(26)[2] > at(21)[2] > at(12)[2]
+    seen = [at(elapsed) for elapsed in (0, 1, 12, 21, 26, 31)]
+    assert seen[0][:2] == (1547230, 1548000)  # the default 0.05 % spread
+    assert seen[2][:2] == (1544130, 1548000)  # 0.25 % of 1548000 = 3870
+    assert seen[3][:2] == (1540000, 1548000)
+    assert seen[4][:2] == (None, None)
+    assert seen[5][:2] == seen[1][:2]
+    # Each change gets the next sequence; a still book keeps its own.
+    assert [sequence for *_, sequence in seen] == [
+        1_026_000,
+        1_026_000,
+        *range(1_026_001, 1_026_005),
+    ]
     now["t"] = 1006.0
     assert exchange.active_fault().kind == "http_503"
     now["t"] = 1008.0

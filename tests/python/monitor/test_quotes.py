@@ -3,6 +3,7 @@ from decimal import Decimal
 import pytest
 
 from ingest.monitor.quotes import (
+    Quote,
     QuoteBoard,
     best_bid_ask,
     book_problem,
@@ -66,3 +67,22 @@ def test_board_keeps_last_quote_but_reports_the_latest_problem():
     board.report_problem("btc_mxn", "crossed book")
     status = board.snapshot()["btc_mxn"]
     assert (status.quote, status.problem) == (quote, "crossed book")
+
+
+def test_the_first_look_waits_until_every_book_has_a_quote_or_a_problem():
+    board = QuoteBoard(["btc_mxn", "usd_mxn"])
+    board.publish(Quote("btc_mxn", Decimal("1"), Decimal("2"), 0.0, "ws"))
+    assert not board.wait_first_look(0.01)
+    board.report_problem("usd_mxn", "subscription refused")
+    assert board.wait_first_look(0.01)
+
+
+def test_vouching_keeps_only_the_sources_usable_quotes_current():
+    board = QuoteBoard(["btc_mxn", "usd_mxn", "eth_mxn"])
+    board.publish(Quote("btc_mxn", Decimal("1"), Decimal("2"), 10.0, "ws"))
+    board.publish(Quote("usd_mxn", Decimal("1"), Decimal("2"), 10.0, "rest"))
+    board.publish(Quote("eth_mxn", Decimal("1"), Decimal("2"), 10.0, "ws"))
+    board.report_problem("eth_mxn", "WebSocket down")
+    board.vouch("ws", 50.0)
+    current = {book: status.quote.current_at for book, status in board.snapshot().items()}
+    assert current == {"btc_mxn": 50.0, "usd_mxn": 10.0, "eth_mxn": 10.0}

@@ -1,0 +1,150 @@
+"""Benchmark of the WebSocket source: every book the local Bitso lists, streamed at a realistic
+message rate, with alerts per message.
+
+The server runs in a subprocess (its CPU is not counted) with `--activity` changes per second
+per book, and a script that moves every book's spread across 0.1 % and back each second, each
+book at its own offset, so alerts keep firing. The monitor runs in this process and reports the
+latency from a frame's arrival to its alert (handed to the log, the alerts file and the webhook
+queue) and the CPU it spent. Run from the repository root:
+
+    .venv/bin/python -m benchmarks.ws_bench --seconds 60 --activity 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import select
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from ingest.monitor.bitso_rest import BitsoRestClient
+from ingest.monitor.budget import RequestBudget
+from ingest.monitor.clock import SystemClock
+from ingest.monitor.local_bitso.catalog import BOOKS
+from ingest.monitor.quotes import QuoteBoard
+from ingest.monitor.runner import MonitorOptions, run_monitor
+from ingest.monitor.webhooks import WebhookNotifier
+from ingest.monitor.ws_source import DEPTHS, WsSource
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def alerting_script() -> dict:
+    """Each book above 0.1 % for one second in two, books 37 ms apart."""
+    books = {}
+    for index, book in enumerate(BOOKS):
+        offset = round(index * 0.037 % 1, 3)
+        books[book] = [
+            {"at": offset, "spread": "0.3"},
+            {"at": offset + 1, "spread": "0.05"},
+        ]
+    return {"repeat_every": 2, "books": books}
+
+
+def start_server(seconds: int, activity: float, script: Path) -> tuple[subprocess.Popen, list]:
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from ingest.cli import cli; cli()",
+            "serve-bitso",
+            "--port",
+            "0",
+            "--script",
+            str(script),
+            "--activity",
+            str(activity),
+            "--rate-limit",
+            "1000",
+            "--duration",
+            str(seconds + 60),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    ready, _, _ = select.select([server.stdout], [], [], 30)
+    if not ready:
+        server.kill()
+        raise SystemExit("the local server did not start")
+    banner = server.stdout.readline().split()
+    return server, [banner[4], banner[-1]]
+
+
+def percentile(values: list[float], share: float) -> float:
+    return statistics.quantiles(values, n=1000, method="inclusive")[round(share * 1000) - 1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=60, help="seconds to stream")
+    parser.add_argument(
+        "--activity", type=float, default=10.0, help="changes per second per book on the server"
+    )
+    parser.add_argument("--depth", choices=DEPTHS, default="top")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
+
+    with tempfile.TemporaryDirectory() as work:
+        script = Path(work) / "script.json"
+        script.write_text(json.dumps(alerting_script()))
+        server, (api_url, ws_url) = start_server(args.seconds, args.activity, script)
+        try:
+            client = BitsoRestClient(api_url)
+            clock = SystemClock()
+            budget = RequestBudget(60)
+            budget.spend(clock.time())
+            books = tuple(client.available_books())
+            board = QuoteBoard(books)
+            options = MonitorOptions(
+                books=books,
+                lake=Path(work) / "lake",
+                window_seconds=60,
+                duration=args.seconds,
+                alert_timing="message",
+            )
+            source = WsSource(ws_url, board, client, budget, clock, depth=args.depth)
+            cpu, wall = time.process_time(), time.monotonic()
+            summary = run_monitor(
+                options, board, source, clock, threading.Event(), WebhookNotifier([])
+            )
+            cpu, wall = time.process_time() - cpu, time.monotonic() - wall
+        finally:
+            server.terminate()
+            server.wait(10)
+
+    latencies_ms = [latency * 1000 for latency in summary.alert_latencies]
+    report = {
+        "books": len(books),
+        "depth": args.depth,
+        "server_changes_per_second_per_book": args.activity,
+        "seconds": summary.seconds,
+        "frames": source.frames,
+        "frames_per_second": round(source.frames / wall),
+        "observations": summary.records,
+        "gaps": summary.gaps,
+        "alerts": summary.alerts,
+        "alert_latency_p50_ms": round(percentile(latencies_ms, 0.5), 3),
+        "alert_latency_p99_ms": round(percentile(latencies_ms, 0.99), 3),
+        "alert_latency_max_ms": round(max(latencies_ms), 3),
+        "cpu_seconds": round(cpu, 2),
+        "wall_seconds": round(wall, 1),
+        "cpu_share_of_one_core": f"{cpu / wall:.1%}",
+        "cpu_per_frame_us": round(cpu / source.frames * 1e6, 1),
+        "worst_sampling_lateness_ms": round(summary.worst_lateness * 1000, 1),
+        "api_requests": source.rest_requests + 1,
+        "connections": source.connections,
+    }
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
