@@ -1,0 +1,25 @@
+{#- Spread statistics per book and period of fct_spread_observations: `period_expression` is the
+    period's start (or day), named `period_column`. Shared by the minutely, hourly and daily
+    reports, which differ only in the period. -#}
+{% macro spread_rollup(period_expression, period_column) -%}
+    select
+        book,
+        {{ period_expression }} as {{ period_column }},
+        count(*) as recorded_seconds,
+        count(spread_pct) as observed_seconds,
+        cast(min(spread_pct) as decimal(38, 10)) as min_spread_pct,
+        {{ rounded_quotient('sum(spread_pct)', 'count(spread_pct)', 10) }} as mean_spread_pct,
+        cast({{ exact_percentile_cont('spread_pct', 0.5) }} as decimal(38, 12)) as median_spread_pct,
+        cast({{ exact_percentile_cont('spread_pct', 0.95) }} as decimal(38, 12)) as p95_spread_pct,
+        cast(max(spread_pct) as decimal(38, 10)) as max_spread_pct,
+        cast(
+            (array_agg(bid order by orderbook_timestamp desc) filter (where not is_gap))[1]
+            as {{ amount_type() }}
+        ) as last_bid,
+        cast(
+            (array_agg(ask order by orderbook_timestamp desc) filter (where not is_gap))[1]
+            as {{ amount_type() }}
+        ) as last_ask
+    from {{ ref('fct_spread_observations') }}
+    group by 1, 2
+{%- endmacro %}
