@@ -134,7 +134,10 @@ def test_a_disconnect_loses_only_the_seconds_it_was_down(local_bitso, tmp_path):
     rest_lake, ws_lake = lake(tmp_path / "rest"), lake(tmp_path / "ws")
     assert rest_lake.keys() == ws_lake.keys()
     ((lost, resumed),) = ws.outages
-    assert 1.9 < resumed - lost < 4.0
+    # The server is down for 2 s; reconnecting takes up to one more backoff step (0.2 s doubling,
+    # with jitter), which a busy machine can stretch: the bound is loose on purpose. What must
+    # hold exactly is below: only the seconds of the recorded outage are gaps.
+    assert 1.9 < resumed - lost < 8.0
     down = range(math.ceil(lost), math.floor(resumed) + 1)
     for path, rows in ws_lake.items():
         for ws_row, rest_row in zip(rows, rest_lake[path], strict=True):
