@@ -79,3 +79,21 @@
         )
     {%- endif -%}
 {%- endmacro %}
+
+
+{#- The days a zero-filled daily transaction report builds, as `touched_date`: in an incremental
+    run, the days newer loads touched plus the calendar days it does not have yet; otherwise every
+    day of `calendar` (a CTE with a `calendar_date` column). -#}
+{% macro transaction_days_to_build(calendar) -%}
+    {%- if is_incremental() %}
+    {{ days_touched_since(
+        ['stg_bitso_db__deposit_versions', 'stg_bitso_db__withdrawal_versions'],
+        processed_load_id('last_load_id'),
+    ) }}
+    union
+    select calendar_date from {{ calendar }}
+    where calendar_date not in (select activity_date from {{ this }})
+    {%- else %}
+    select calendar_date as touched_date from {{ calendar }}
+    {%- endif %}
+{%- endmacro %}

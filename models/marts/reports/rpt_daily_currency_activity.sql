@@ -38,17 +38,7 @@ calendar as (
 ),
 
 days_to_build as (
-    {% if is_incremental() %}
-    {{ days_touched_since(
-        ['stg_bitso_db__deposit_versions', 'stg_bitso_db__withdrawal_versions'],
-        processed_load_id('last_load_id'),
-    ) }}
-    union
-    select calendar_date from calendar
-    where calendar_date not in (select activity_date from {{ this }})
-    {% else %}
-    select calendar_date as touched_date from calendar
-    {% endif %}
+    {{ transaction_days_to_build('calendar') }}
 ),
 
 deposited_currencies as (
