@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ingest.monitor.quotes import Quote, format_decimal
 from ingest.monitor.records import SpreadRecord, utc_iso
+from ingest.storage import LocalLake, open_lake
 
 log = logging.getLogger(__name__)
 
@@ -126,20 +127,51 @@ def log_alert(event: AlertEvent) -> None:
 
 class AlertFile:
     """Appends alerts as JSON lines to `<lake>/alerts/date=YYYY-MM-DD/alerts.jsonl`, the date being
-    that of the observation."""
+    that of the observation.
 
-    def __init__(self, lake: Path) -> None:
-        self.root = lake / "alerts"
+    Object storage cannot append: there the day's log is kept under `journal_dir` (seeded from
+    the lake the first time a day is touched, so a restart keeps earlier alerts) and the whole
+    log is published again after each alert. A failed upload is retried with the next alert and
+    on close.
+    """
+
+    def __init__(self, lake: str | Path, journal_dir: Path | None = None) -> None:
+        self.storage = open_lake(lake)
+        self.local = isinstance(self.storage, LocalLake)
+        if not self.local and journal_dir is None:
+            raise ValueError("an alert log on object storage needs a local journal folder")
+        self.folder = self.storage.path if isinstance(self.storage, LocalLake) else journal_dir
+        self._seeded: set[str] = set()
+        self._unpublished: set[str] = set()
+
+    @staticmethod
+    def key_for(event: AlertEvent) -> str:
+        return f"alerts/date={event.orderbook_timestamp[:10]}/alerts.jsonl"
 
     def path_for(self, event: AlertEvent) -> Path:
-        return self.root / f"date={event.orderbook_timestamp[:10]}" / "alerts.jsonl"
+        """The local file the event is appended to."""
+        return self.folder / self.key_for(event)
 
     def write(self, event: AlertEvent) -> None:
-        path = self.path_for(event)
+        key = self.key_for(event)
+        path = self.folder / key
         path.parent.mkdir(parents=True, exist_ok=True)
+        if not self.local and key not in self._seeded:
+            if not path.exists() and self.storage.exists(key):
+                path.write_bytes(self.storage.read_bytes(key))
+            self._seeded.add(key)
         line = json.dumps(event.as_json(), separators=(",", ":")) + "\n"
         # One write of one short line in append mode: a reader sees whole lines only.
         with path.open("a") as handle:
             handle.write(line)
             handle.flush()
             os.fsync(handle.fileno())
+        if not self.local:
+            self._unpublished.add(key)
+            self.publish_pending()
+
+    def publish_pending(self) -> None:
+        """Upload the day logs that changed since their last upload (object storage only)."""
+        for key in sorted(self._unpublished):
+            self.storage.publish_file(key, self.folder / key)
+            self._unpublished.discard(key)

@@ -170,7 +170,16 @@ def _webhooks(
     "--lake",
     envvar="BITSO_LAKE",
     show_envvar=True,
-    help="Root of the data lake; files go under spreads/ and alerts/.  [default: bucket]",
+    help="Root of the data lake, a folder or an s3:// URL; files go under spreads/ and alerts/."
+    "  [default: bucket]",
+)
+@click.option(
+    "--journal-dir",
+    envvar="BITSO_JOURNAL_DIR",
+    show_envvar=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Local folder journaling the open window (and, for an s3:// lake, the alert log).  "
+    "[default: <lake>/spreads/_partial, or monitor_journal/<bucket>/<prefix> for s3://]",
 )
 @click.option(
     "--window",
@@ -233,6 +242,7 @@ def spreads(
     books: tuple[str, ...],
     api_url: str | None,
     lake: str | None,
+    journal_dir: Path | None,
     window_seconds: int,
     fmt: str,
     thresholds: tuple[Decimal, ...],
@@ -265,7 +275,8 @@ def spreads(
     board = QuoteBoard(books)
     options = MonitorOptions(
         books=books,
-        lake=Path(settings.lake),
+        lake=settings.lake,
+        journal_dir=journal_dir,
         window_seconds=window_seconds,
         fmt=fmt,
         thresholds=thresholds,
@@ -304,7 +315,7 @@ def spreads(
     except LakeBusy as error:
         raise click.ClickException(str(error)) from error
     except OSError as error:
-        # Seconds already journaled stay in spreads/_partial/ and are published on the next start.
+        # Seconds already journaled stay in the journal and are published on the next start.
         raise click.ClickException(f"cannot write to the lake {settings.lake}: {error}") from error
     finally:
         client.close()
@@ -321,7 +332,7 @@ def spreads(
         latency = f", worst alert latency {max(summary.alert_latencies) * 1000:.0f} ms"
     click.echo(
         f"{summary.records} records ({summary.gaps} gaps) over {summary.seconds} seconds, "
-        f"{len(summary.files)} files published under {Path(settings.lake) / 'spreads'}, "
+        f"{len(summary.files)} files published under {settings.lake.rstrip('/')}/spreads, "
         f"{summary.alerts} alerts, {requests_sent + 1} API requests, {stream}"
         f"worst sampling lateness {summary.worst_lateness * 1000:.0f} ms{latency}"
     )

@@ -3,11 +3,13 @@
 Layout (Hive-style partitions)::
 
     <lake>/spreads/book=btc_mxn/date=2026-11-29/btc_mxn_20261129T101000Z.csv
-    <lake>/spreads/_partial/20261129T101000Z.partial   (the open window's journal)
+    <journal>/20261129T101000Z.partial   (the open window's journal)
 
+The journal is a local folder: `<lake>/spreads/_partial` for a lake on disk, and for a lake on
+object storage (which cannot append) `monitor_journal/<scheme>/<bucket>/<prefix>` unless given.
 Each second's rows are appended to the journal of the open window and flushed. When the window
-ends, each book's rows are written aside under a dot-name and renamed into place, then the
-journal is deleted. A journal left by a crash is published on the next start if its window has
+ends, each book's file is published atomically (see `ingest.storage`), then the journal is
+deleted. A journal left by a crash is published on the next start if its window has
 ended, or appended to if the window is still open. Publishing merges with a file already in
 place and keeps one row per second, so recovery never duplicates rows.
 """
@@ -21,6 +23,7 @@ import fcntl
 import io
 import logging
 import os
+import tempfile
 from collections import defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,6 +32,7 @@ from typing import IO
 import duckdb
 
 from ingest.monitor.records import COLUMNS, SpreadRecord
+from ingest.storage import fsync_dir, is_object_store, open_lake
 
 log = logging.getLogger(__name__)
 
@@ -71,18 +75,17 @@ def _start_from_stamp(stamp: str) -> int:
     return int(datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC).timestamp())
 
 
-def window_path(lake: Path, book: str, start: int, fmt: str) -> Path:
-    """Where the window starting at epoch second `start` of `book` is published."""
+def window_key(book: str, start: int, fmt: str) -> str:
+    """Where under the lake the window starting at epoch second `start` of `book` is published."""
     date = datetime.fromtimestamp(start, UTC).date().isoformat()
-    return lake / "spreads" / f"book={book}" / f"date={date}" / f"{book}_{_stamp(start)}.{fmt}"
+    return f"spreads/book={book}/date={date}/{book}_{_stamp(start)}.{fmt}"
 
 
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+def default_journal_dir(lake: str | Path) -> Path:
+    lake = str(lake)
+    if is_object_store(lake):
+        return Path("monitor_journal") / lake.rstrip("/").replace("://", "/", 1)
+    return Path(lake) / "spreads" / "_partial"
 
 
 def _csv_text(rows: list[list[str]], header: bool) -> str:
@@ -94,17 +97,13 @@ def _csv_text(rows: list[list[str]], header: bool) -> str:
     return buffer.getvalue()
 
 
-def _rows_of(path: Path, connection: duckdb.DuckDBPyConnection | None) -> list[list[str]]:
-    """Rows of a journal or a published file as strings; a torn or foreign line is skipped."""
-    if connection is not None and path.suffix == ".parquet":
-        rows = connection.execute(
-            f"select * from read_parquet('{_sql_path(path)}', hive_partitioning = false)"
-        ).fetchall()
-        return [[_field(value) for value in row] for row in rows if len(row) == len(COLUMNS)]
-    with path.open(newline="") as handle:
-        return [
-            row for row in csv.reader(handle) if len(row) == len(COLUMNS) and row[0] != COLUMNS[0]
-        ]
+def _csv_rows(text: str) -> list[list[str]]:
+    """Rows of a journal or a published CSV file as strings; a torn or foreign line is skipped."""
+    return [
+        row
+        for row in csv.reader(io.StringIO(text, newline=""))
+        if len(row) == len(COLUMNS) and row[0] != COLUMNS[0]
+    ]
 
 
 def _field(value: object) -> str:
@@ -119,27 +118,28 @@ def _sql_path(path: Path) -> str:
     return str(path).replace("'", "''")
 
 
-def _write_atomically(
-    target: Path, rows: list[list[str]], connection: duckdb.DuckDBPyConnection | None
-) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    # Dot-names are skipped by Spark, Hive and DuckDB globs on *.csv / *.parquet.
-    aside = target.with_name(f".{target.name}.tmp")
+def _parquet_rows(content: bytes, connection: duckdb.DuckDBPyConnection, scratch: Path) -> list:
+    path = scratch / "published.parquet"
+    path.write_bytes(content)
+    rows = connection.execute(
+        f"select * from read_parquet('{_sql_path(path)}', hive_partitioning = false)"
+    ).fetchall()
+    return [[_field(value) for value in row] for row in rows if len(row) == len(COLUMNS)]
+
+
+def _encoded(
+    rows: list[list[str]], connection: duckdb.DuckDBPyConnection | None, scratch: Path
+) -> bytes:
+    """The window file's content: CSV text, or Parquet with exact decimals."""
+    text = _csv_text(rows, header=True)
     if connection is None:
-        with aside.open("w", newline="") as handle:
-            handle.write(_csv_text(rows, header=True))
-            handle.flush()
-            os.fsync(handle.fileno())
-    else:
-        staging = target.with_name(f".{target.name}.csv.tmp")
-        staging.write_text(_csv_text(rows, header=True))
-        select = PARQUET_SELECT.format(path=_sql_path(staging))
-        connection.execute(f"copy ({select}) to '{_sql_path(aside)}' (format parquet)")
-        staging.unlink()
-        with aside.open("rb") as handle:
-            os.fsync(handle.fileno())
-    os.replace(aside, target)
-    _fsync_dir(target.parent)
+        return text.encode()
+    staging = scratch / "window.csv"
+    encoded = scratch / "window.parquet"
+    staging.write_text(text)
+    select = PARQUET_SELECT.format(path=_sql_path(staging))
+    connection.execute(f"copy ({select}) to '{_sql_path(encoded)}' (format parquet)")
+    return encoded.read_bytes()
 
 
 def _drop_torn_tail(journal: Path) -> None:
@@ -155,17 +155,20 @@ class LakeWriter:
 
     `write` is called once per second with that second's records; it appends them to the
     journal and flushes. Finished windows are published on a background thread so a slow
-    disk or a Parquet encode never delays the next second.
+    disk, an upload or a Parquet encode never delays the next second.
     """
 
-    def __init__(self, lake: Path, window_seconds: int, fmt: str) -> None:
+    def __init__(
+        self, lake: str | Path, window_seconds: int, fmt: str, journal_dir: Path | None = None
+    ) -> None:
         if fmt not in FORMATS:
             raise ValueError(f"format must be one of {', '.join(FORMATS)}")
-        self.lake = lake
+        self.storage = open_lake(lake)
         self.window_seconds = window_seconds
         self.fmt = fmt
-        self.journal_dir = lake / "spreads" / "_partial"
-        self.published: list[Path] = []
+        self.journal_dir = journal_dir or default_journal_dir(lake)
+        # Locations (paths or URLs) of the files published, in order.
+        self.published: list[str] = []
         self.records_written = 0
         self._lock_file: IO[str] | None = None
         self._journal: IO[str] | None = None
@@ -182,7 +185,10 @@ class LakeWriter:
             fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as error:
             lock_file.close()
-            raise LakeBusy(f"another monitor is writing spreads to {self.lake}") from error
+            raise LakeBusy(
+                f"another monitor is writing spreads to {self.storage.root}"
+                f" (its journal {self.journal_dir} is locked)"
+            ) from error
         self._lock_file = lock_file
         recovered = 0
         current = window_start(now_second, self.window_seconds)
@@ -247,21 +253,33 @@ class LakeWriter:
         # Parquet goes through one in-memory DuckDB per window; opening one per file costs more
         # than the write.
         parquet = duckdb.connect() if self.fmt == "parquet" else None
-        with parquet or contextlib.nullcontext() as connection:
+        with (
+            parquet or contextlib.nullcontext() as connection,
+            tempfile.TemporaryDirectory(prefix="lake-window-") as scratch_dir,
+        ):
+            scratch = Path(scratch_dir)
             by_book: dict[str, list[list[str]]] = defaultdict(list)
-            for row in _rows_of(journal, connection):
+            for row in _csv_rows(journal.read_text()):
                 by_book[row[1]].append(row)
             for book, rows in by_book.items():
-                target = window_path(self.lake, book, start, self.fmt)
+                key = window_key(book, start, self.fmt)
                 merged: dict[str, list[str]] = {}
-                if target.exists():
-                    for row in _rows_of(target, connection):
+                if self.storage.exists(key):
+                    for row in self._published_rows(key, connection, scratch):
                         merged.setdefault(row[0], row)
                 for row in rows:
                     merged.setdefault(row[0], row)
-                ordered = [merged[key] for key in sorted(merged)]
-                _write_atomically(target, ordered, connection)
-                self.published.append(target)
+                ordered = [merged[second] for second in sorted(merged)]
+                self.storage.publish(key, _encoded(ordered, connection, scratch))
+                self.published.append(self.storage.location(key))
         journal.unlink()
         with contextlib.suppress(OSError):
-            _fsync_dir(self.journal_dir)
+            fsync_dir(self.journal_dir)
+
+    def _published_rows(
+        self, key: str, connection: duckdb.DuckDBPyConnection | None, scratch: Path
+    ) -> list[list[str]]:
+        content = self.storage.read_bytes(key)
+        if connection is None:
+            return _csv_rows(content.decode())
+        return _parquet_rows(content, connection, scratch)

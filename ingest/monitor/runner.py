@@ -45,7 +45,8 @@ class QuoteSource(Protocol):
 @dataclasses.dataclass(frozen=True)
 class MonitorOptions:
     books: tuple[str, ...]
-    lake: Path
+    # A local folder or an object-store URL (`s3://bucket/prefix`).
+    lake: str | Path
     window_seconds: int = 600
     fmt: str = "csv"
     thresholds: tuple[Decimal, ...] = DEFAULT_THRESHOLDS
@@ -53,6 +54,8 @@ class MonitorOptions:
     # A quote not confirmed current for this long is not used: the second becomes a gap.
     stale_after: float = 5.0
     alert_timing: str = "second"
+    # Where the open window is journaled; by default beside a local lake (ingest.monitor.lake).
+    journal_dir: Path | None = None
 
 
 @dataclasses.dataclass
@@ -63,7 +66,7 @@ class RunSummary:
     alerts: int = 0
     recovered_windows: int = 0
     worst_lateness: float = 0.0
-    files: list[Path] = dataclasses.field(default_factory=list)
+    files: list[str] = dataclasses.field(default_factory=list)
     # Per alert, seconds from the arrival of the quote behind it to its hand-over to the sinks.
     alert_latencies: list[float] = dataclasses.field(default_factory=list)
 
@@ -110,13 +113,15 @@ class AlertDispatcher:
         try:
             self.alert_file.write(event)
         except OSError as error:
-            log.error(
-                "could not write to %s, alert kept in the log only: %s", self.alert_file.root, error
-            )
+            log.error("could not write the alert to the alert log: %s", error)
 
     def close(self) -> None:
-        """Wait until every alert is in the file."""
+        """Wait until every alert is in the alert log."""
         self._file_writer.shutdown(wait=True)
+        try:
+            self.alert_file.publish_pending()
+        except OSError as error:
+            log.error("alert log not uploaded, kept in the journal folder: %s", error)
 
 
 class Sinks:
@@ -154,12 +159,16 @@ def run_monitor(
     close the open window; `source` runs on its own thread meanwhile."""
     if options.alert_timing not in ALERT_TIMINGS:
         raise ValueError(f"alert timing must be one of {', '.join(ALERT_TIMINGS)}")
-    lake = LakeWriter(options.lake, options.window_seconds, options.fmt)
+    lake = LakeWriter(options.lake, options.window_seconds, options.fmt, options.journal_dir)
     started = clock.time()
     recovered = lake.open(math.floor(started))
     summary = RunSummary(recovered_windows=recovered)
     alerts = AlertDispatcher(
-        AlertTracker(options.thresholds), AlertFile(options.lake), notifier, clock, summary
+        AlertTracker(options.thresholds),
+        AlertFile(options.lake, lake.journal_dir),
+        notifier,
+        clock,
+        summary,
     )
     per_message = options.alert_timing == "message"
     sinks = Sinks(lake, None if per_message else alerts, summary)

@@ -1,3 +1,4 @@
+import json
 from decimal import Decimal
 
 import pytest
@@ -87,3 +88,24 @@ def test_alert_body_has_the_fields_and_a_readable_text(tmp_path):
     sink = AlertFile(tmp_path)
     sink.write(event)
     assert sink.path_for(event) == tmp_path / "alerts/date=2026-11-29/alerts.jsonl"
+
+
+def test_the_alert_log_on_object_storage_survives_a_restart_without_the_journal(s3_lake, tmp_path):
+    import s3fs
+
+    first, second = AlertTracker([Decimal("1.0")]).observe(
+        observation(26, "1.2345", bid="1481500", ask="1500000")
+    ) + AlertTracker([Decimal("1.0")]).observe(observation(27, "1.5", bid="1477500", ask="1500000"))
+    AlertFile(s3_lake, tmp_path / "journal-1").write(first)
+    # A new host or a wiped journal folder: the day's log is taken from the lake first.
+    restarted = AlertFile(s3_lake, tmp_path / "journal-2")
+    restarted.write(second)
+    key = "alerts/date=2026-11-29/alerts.jsonl"
+    content = s3fs.S3FileSystem(skip_instance_cache=True).cat_file(
+        f"{s3_lake.removeprefix('s3://')}/{key}"
+    )
+    assert [json.loads(line)["spread"] for line in content.decode().splitlines()] == [
+        "1.2345",
+        "1.5",
+    ]
+    assert restarted.path_for(second).read_bytes() == content

@@ -3,7 +3,7 @@ import json
 import threading
 from decimal import Decimal
 
-from ingest.monitor.lake import window_path
+from ingest.monitor.lake import window_key
 from ingest.monitor.quotes import Quote, QuoteBoard
 from ingest.monitor.runner import MonitorOptions, run_monitor
 from ingest.monitor.webhooks import WebhookNotifier
@@ -42,9 +42,9 @@ def test_a_600_second_window_holds_exactly_600_records_per_book(tmp_path, clock)
     # Started at T0 + 0.25: the first window misses second T0, the last holds second T0 + 1800.
     assert summary.seconds == 1800 and summary.gaps == 0
     for book in board.books:
-        counts = [len(rows(window_path(tmp_path, book, T0 + 600 * i, "csv"))) for i in range(4)]
+        counts = [len(rows(tmp_path / window_key(book, T0 + 600 * i, "csv"))) for i in range(4)]
         assert counts == [599, 600, 600, 1]
-        full = rows(window_path(tmp_path, book, T0 + 600, "csv"))
+        full = rows(tmp_path / window_key(book, T0 + 600, "csv"))
         assert full[0]["orderbook_timestamp"] == "2026-11-29T10:10:00+00:00"
         assert full[-1]["orderbook_timestamp"] == "2026-11-29T10:19:59+00:00"
         assert {row["spread"] for row in full} == {"0.05"}
