@@ -39,6 +39,9 @@ def cli(ctx: click.Context, verbose: bool) -> None:
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO, handlers=[handler], force=True
     )
+    # The S3 client reports where it found credentials at INFO on every connection.
+    for chatty in ("botocore", "aiobotocore", "s3fs"):
+        logging.getLogger(chatty).setLevel(logging.DEBUG if verbose else logging.WARNING)
     try:
         ctx.obj = Settings.from_env(os.environ)
     except SettingsError as error:
@@ -260,13 +263,16 @@ def daily_command(
         loaded = sum(load.rows_loaded for load in run.loads)
         click.echo(
             f"{run.day}: loaded {loaded:,} rows from {len(run.loads)} files, built, "
-            f"exported {len(run.exported)} tables to {Path(settings.lake) / export.OUTPUT_NAME}"
+            f"exported {len(run.exported)} tables to {export.output_location(settings.lake)}"
         )
 
 
 @cli.command("export")
 @click.option(
-    "--lake", envvar="BITSO_LAKE", show_envvar=True, help="Data lake root.  [default: bucket]"
+    "--lake",
+    envvar="BITSO_LAKE",
+    show_envvar=True,
+    help="Data lake root, a folder or an s3:// URL.  [default: bucket]",
 )
 @click.option(
     "--format", "file_format", type=click.Choice(export.FORMATS), default="csv", show_default=True
@@ -276,12 +282,18 @@ def daily_command(
 def export_command(
     settings: Settings, lake: str | None, file_format: str, target: str | None
 ) -> None:
-    """Write every core mart and insight report to LAKE/batch_output/, one file per table."""
+    """Write every core mart and insight report to LAKE/batch_output/, one file per table.
+
+    On a folder, batch_output is a link swapped atomically to the new export; on s3://, each
+    export goes to batch_output/<stamp>/ and batch_output/LATEST names the latest one.
+    """
     settings = settings.replace(lake=lake, target=target)
     try:
         tables = export.export_marts(settings, file_format)
     except (export.ExportError, WarehouseError) as error:
         _fail(str(error))
+    except OSError as error:
+        _fail(f"cannot write the export to {settings.lake}: {error}")
     for table in tables:
         click.echo(f"{table.rows:>10,} rows  {table.path}")
 

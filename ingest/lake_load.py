@@ -8,7 +8,7 @@ a file whose checksum is already recorded is skipped, and a file that changed (a
 after a restart, an alert log that grew) replaces its earlier rows in the same transaction.
 A file that is half written or cannot be read is skipped with a warning and tried again on the
 next run. The monitor's open window (`spreads/_partial/`) and its files being written aside
-(dot-names) are never matched.
+(dot-names) are never matched. The lake may be a folder or an `s3://` URL (`ingest.storage`).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ import duckdb
 
 from ingest.monitor.records import COLUMNS as OBSERVATION_COLUMNS
 from ingest.settings import Settings
+from ingest.storage import LakeStorage, open_lake
 from ingest.warehouse import Warehouse, WarehouseError, connect
 
 log = logging.getLogger(__name__)
@@ -57,7 +58,6 @@ class UnusableFile(ValueError):
 
 @dataclasses.dataclass(frozen=True)
 class LakeFile:
-    path: Path
     name: str  # path under the lake, the key of its loads
     table: str
     columns: tuple[str, ...]
@@ -72,7 +72,7 @@ class FileOutcome:
     reason: str = ""
 
 
-def lake_files(lake: Path) -> list[LakeFile]:
+def lake_files(lake: LakeStorage) -> list[LakeFile]:
     """The lake's published window files and alert logs, in path order."""
     found = []
     for pattern, table, columns in (
@@ -80,24 +80,24 @@ def lake_files(lake: Path) -> list[LakeFile]:
         ("spreads/book=*/date=*/*.parquet", OBSERVATIONS_TABLE, OBSERVATION_COLUMNS),
         ("alerts/date=*/alerts.jsonl", ALERTS_TABLE, ALERT_COLUMNS),
     ):
-        for path in lake.glob(pattern):
-            if path.name.startswith("."):
-                continue
+        for name in lake.glob(pattern):
+            folder = name.split("/")[-2]
             try:
-                day = date.fromisoformat(path.parent.name.removeprefix("date="))
+                day = date.fromisoformat(folder.removeprefix("date="))
             except ValueError:
-                log.warning("skipping %s: its folder is not date=YYYY-MM-DD", path)
+                log.warning("skipping %s: its folder is not date=YYYY-MM-DD", name)
                 continue
-            name = path.relative_to(lake).as_posix()
-            found.append(LakeFile(path, name, table, tuple(columns), day))
+            found.append(LakeFile(name, table, tuple(columns), day))
     return sorted(found, key=lambda file: file.name)
 
 
-def load_lake(settings: Settings, lake: Path) -> list[FileOutcome]:
-    """Load every new or changed file of `lake`; returns what happened to each file."""
+def load_lake(settings: Settings, lake: str | Path) -> list[FileOutcome]:
+    """Load every new or changed file of the lake at `lake` (a folder or an s3:// URL); returns
+    what happened to each file."""
+    storage = open_lake(lake)
     with connect(settings) as warehouse:
         ensure_tables(warehouse)
-        return [load_file(warehouse, file) for file in lake_files(lake)]
+        return [load_file(warehouse, storage, file) for file in lake_files(storage)]
 
 
 def ensure_tables(warehouse: Warehouse) -> None:
@@ -123,9 +123,9 @@ def ensure_tables(warehouse: Warehouse) -> None:
             )
 
 
-def load_file(warehouse: Warehouse, file: LakeFile) -> FileOutcome:
+def load_file(warehouse: Warehouse, lake: LakeStorage, file: LakeFile) -> FileOutcome:
     try:
-        content = file.path.read_bytes()
+        content = lake.read_bytes(file.name)
     except OSError as error:
         return _skipped(file, f"cannot be read: {error.strerror or error}")
     checksum = hashlib.sha256(content).hexdigest()
@@ -186,10 +186,10 @@ def _as_csv(file: LakeFile, content: bytes) -> Iterator[Path]:
     rows loaded are exactly those checksummed even if the file changes meanwhile."""
     with tempfile.TemporaryDirectory(prefix="lake-load-") as directory:
         csv_path = Path(directory) / "rows.csv"
-        if file.path.suffix == ".csv":
+        if file.name.endswith(".csv"):
             _check_window_csv(content)
             csv_path.write_bytes(content)
-        elif file.path.suffix == ".parquet":
+        elif file.name.endswith(".parquet"):
             parquet_path = Path(directory) / "rows.parquet"
             parquet_path.write_bytes(content)
             _parquet_to_csv(parquet_path, csv_path)

@@ -17,8 +17,7 @@ _lake_option = click.option(
     "--lake",
     envvar="BITSO_LAKE",
     show_envvar=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Data lake root.  [default: bucket]",
+    help="Data lake root, a folder or an s3:// URL.  [default: bucket]",
 )
 _target_option = click.option(
     "--target",
@@ -33,21 +32,23 @@ _target_option = click.option(
 @_lake_option
 @_target_option
 @click.pass_obj
-def lake_load_command(settings: Settings, lake: Path | None, target: str | None) -> None:
+def lake_load_command(settings: Settings, lake: str | None, target: str | None) -> None:
     """Copy the spread monitor's new or changed lake files into PostgreSQL's raw schema.
 
     Each closed window file and alert log is loaded once; a file that changed replaces its rows,
     and a half-written or unreadable one is skipped and tried again on the next run. Run it
     from cron before `dbt build`. On DuckDB there is nothing to do: dbt reads the lake in place.
     """
-    settings = settings.replace(lake=str(lake) if lake else None, target=target)
+    settings = settings.replace(lake=lake, target=target)
     if settings.target == "duckdb":
         click.echo("nothing to load: dbt on DuckDB reads the lake files in place")
         return
     try:
-        outcomes = lake_load.load_lake(settings, Path(settings.lake))
+        outcomes = lake_load.load_lake(settings, settings.lake)
     except WarehouseError as error:
         raise click.ClickException(str(error)) from error
+    except OSError as error:
+        raise click.ClickException(f"cannot list the lake {settings.lake}: {error}") from error
     counts = Counter(outcome.status for outcome in outcomes)
     rows = sum(outcome.rows for outcome in outcomes)
     click.echo(
