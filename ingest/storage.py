@@ -20,8 +20,9 @@ import errno
 import fnmatch
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 import fsspec
 
@@ -50,6 +51,10 @@ class LakeStorage(abc.ABC):
     def location(self, key: str) -> str:
         """The full path or URL of `key`, for messages and for engines that read it."""
         return f"{self.root}/{key}"
+
+    @abc.abstractmethod
+    def check(self) -> None:
+        """Fail now, with an OSError naming the lake, if it cannot be reached."""
 
     @abc.abstractmethod
     def glob(self, pattern: str) -> list[str]:
@@ -88,6 +93,9 @@ class LocalLake(LakeStorage):
         self.path = root
         self.root = str(root).rstrip("/") or "/"
 
+    def check(self) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+
     def glob(self, pattern: str) -> list[str]:
         keys = (path.relative_to(self.path).as_posix() for path in self.path.glob(pattern))
         return sorted(key for key in keys if _visible(key))
@@ -99,25 +107,23 @@ class LocalLake(LakeStorage):
         return (self.path / key).read_bytes()
 
     def publish(self, key: str, data: bytes) -> None:
+        self._publish(key, lambda handle: handle.write(data))
+
+    def publish_file(self, key: str, path: Path) -> None:
+        with path.open("rb") as source:
+            self._publish(key, lambda handle: shutil.copyfileobj(source, handle))
+
+    def _publish(self, key: str, write: Callable[[BinaryIO], object]) -> None:
+        # Dot-names are skipped by every reader of the lake (and by Spark, Hive and DuckDB globs).
         target = self.path / key
         target.parent.mkdir(parents=True, exist_ok=True)
         aside = target.with_name(f".{target.name}.tmp")
         with aside.open("wb") as handle:
-            handle.write(data)
+            write(handle)
             handle.flush()
             os.fsync(handle.fileno())
-        self._replace(aside, target)
-
-    def publish_file(self, key: str, path: Path) -> None:
-        target = self.path / key
-        target.parent.mkdir(parents=True, exist_ok=True)
-        aside = target.with_name(f".{target.name}.tmp")
-        with path.open("rb") as source, aside.open("wb") as handle:
-            while chunk := source.read(1 << 20):
-                handle.write(chunk)
-            handle.flush()
-            os.fsync(handle.fileno())
-        self._replace(aside, target)
+        os.replace(aside, target)
+        fsync_dir(target.parent)
 
     def delete_tree(self, key: str) -> None:
         target = self.path / key
@@ -129,11 +135,6 @@ class LocalLake(LakeStorage):
     def children(self, key: str) -> list[str]:
         folder = self.path / key
         return sorted(path.name for path in folder.iterdir()) if folder.is_dir() else []
-
-    @staticmethod
-    def _replace(aside: Path, target: Path) -> None:
-        os.replace(aside, target)
-        fsync_dir(target.parent)
 
 
 def fsync_dir(directory: Path) -> None:
@@ -157,6 +158,12 @@ class ObjectStoreLake(LakeStorage):
 
     def _path(self, key: str) -> str:
         return f"{self.base}/{key}"
+
+    def check(self) -> None:
+        # One listing of the bucket proves the endpoint, the credentials and the bucket.
+        bucket = self.base.split("/", 1)[0]
+        with self._errors(""):
+            self.fs.ls(bucket, refresh=True)
 
     def glob(self, pattern: str) -> list[str]:
         # The store's own glob would also descend into dot-named prefixes; filter by segments.

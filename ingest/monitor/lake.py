@@ -179,6 +179,7 @@ class LakeWriter:
     def open(self, now_second: int) -> int:
         """Take the lake's lock and publish journals of windows that ended before `now_second`;
         returns how many such windows were recovered."""
+        self.storage.check()
         self.journal_dir.mkdir(parents=True, exist_ok=True)
         lock_file = (self.journal_dir / ".lock").open("a")
         try:

@@ -1,5 +1,4 @@
 import csv
-import os
 from decimal import Decimal
 
 import duckdb
@@ -216,29 +215,33 @@ def test_windows_on_object_storage_are_published_whole_and_merged_on_restart(
 
 
 def test_a_window_the_object_store_refused_is_kept_and_published_on_the_next_start(
-    s3_lake, tmp_path, monkeypatch, caplog
+    s3_lake, tmp_path, caplog
 ):
     journal_dir = tmp_path / "journal"
-    endpoint = os.environ["AWS_ENDPOINT_URL"]
-    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    bucket = s3_lake.removeprefix("s3://").split("/")[0]
     writer = LakeWriter(s3_lake, 10, "csv", journal_dir)
     writer.open(T0)
     write_seconds(writer, range(T0, T0 + 4))
+    object_store().rmdir(bucket)  # the bucket goes away mid-window
     writer.close()
     assert writer.published == []
     assert "kept for the next start" in caplog.text
     assert len(published_rows(journal_dir / "20261129T100000Z.partial")) == 1 + 4 * 2
 
-    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+    object_store().mkdir(bucket)
     restarted = LakeWriter(s3_lake, 10, "csv", journal_dir)
     assert restarted.open(T0 + 30) == 1
     restarted.close()
-    content = object_store().cat_file(
-        f"{s3_lake.removeprefix('s3://')}/{window_key('btc_mxn', T0, 'csv')}"
-    )
+    content = object_store().cat_file(f"{bucket}/lake/{window_key('btc_mxn', T0, 'csv')}")
     assert [row[0][17:19] for row in csv.reader(content.decode().splitlines()[1:])] == [
         "00",
         "01",
         "02",
         "03",
     ]
+
+
+def test_a_monitor_does_not_start_on_an_unreachable_object_store(s3_lake, tmp_path):
+    writer = LakeWriter("s3://no-such-bucket/lake", 10, "csv", tmp_path / "journal")
+    with pytest.raises(OSError, match="s3://no-such-bucket/lake"):
+        writer.open(T0)
