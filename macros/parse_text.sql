@@ -96,9 +96,10 @@
     try_cast(substr({{ column }}, 1, 10) as date) is not null
 {%- endmacro %}
 
-{#- Spark's (non-ANSI) cast reads an impossible day as NULL. -#}
+{#- try_cast reads an impossible day as NULL whether or not ANSI mode (Spark 4's default) is on;
+    a plain cast fails the query there. -#}
 {% macro spark__calendar_day_exists(column) -%}
-    cast(substr({{ column }}, 1, 10) as date) is not null
+    try_cast(substr({{ column }}, 1, 10) as date) is not null
 {%- endmacro %}
 
 {% macro as_utc(column) -%}

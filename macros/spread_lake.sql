@@ -1,7 +1,7 @@
 {#- A source the lake fills, or an empty relation of the same text `columns` while it cannot
-    exist yet. DuckDB's external sources already stand in for missing files themselves; on
-    PostgreSQL the raw table appears with the first `ingest lake-load`, so until then staging
-    reads no rows instead of failing the build. -#}
+    exist yet. DuckDB's external sources and Spark's lake tables (create_lake_sources) already
+    stand in for missing files themselves; on PostgreSQL the raw table appears with the first
+    `ingest lake-load`, so until then staging reads no rows instead of failing the build. -#}
 {% macro lake_source_or_empty(relation, columns) -%}
     {{ return(adapter.dispatch('lake_source_or_empty', 'bitso')(relation, columns)) }}
 {%- endmacro %}
@@ -24,15 +24,148 @@
     {{ relation }}
 {%- endmacro %}
 
+{% macro spark__lake_source_or_empty(relation, columns) -%}
+    {{ relation }}
+{%- endmacro %}
+
+
+{#- On-run-start. On Spark `raw.spread_observations` and `raw.spread_alerts` are views over the
+    lake's files, as text with the columns of the DuckDB sources; on the other engines the
+    sources are DuckDB's external reads or the tables `ingest lake-load` fills. -#}
+{% macro create_lake_sources() -%}
+    {{ return(adapter.dispatch('create_lake_sources', 'bitso')()) }}
+{%- endmacro %}
+
+{% macro default__create_lake_sources() %}{% endmacro %}
+
+{% macro spark__create_lake_sources() -%}
+    {%- if execute -%}
+    {#- The window files' columns (ingest/monitor/records.py COLUMNS), with the types the
+        monitor gives them in Parquet (PARQUET_SELECT in ingest/monitor/lake.py). -#}
+    {%- set window_columns = [
+        ('orderbook_timestamp', 'string'),
+        ('book', 'string'),
+        ('bid', 'decimal(38, 18)'),
+        ('ask', 'decimal(38, 18)'),
+        ('spread', 'decimal(38, 10)'),
+        ('observed_at', 'string'),
+        ('quote_age_ms', 'bigint'),
+        ('sequence', 'bigint'),
+        ('source', 'string'),
+        ('is_gap', 'boolean'),
+        ('gap_reason', 'string'),
+    ] -%}
+    {%- set alert_columns = [
+        'book', 'threshold', 'state', 'spread', 'bid', 'ask', 'orderbook_timestamp', 'text',
+    ] -%}
+    {%- set lake = env_var('BITSO_LAKE', 'bucket').rstrip('/') -%}
+    {#- Each table reads every file under its folder whose name matches: the `book=` and `date=`
+        folders are not read as partitions, since each row names its book and second. Spark
+        lists no name that starts with `_` or `.`, so the open window (`_partial/`) and files
+        being written aside (`.name.tmp`) are never read. With the columns declared, a folder
+        that does not exist yet reads as empty. -#}
+    {%- do run_query('create database if not exists raw') -%}
+    {#- Recreated on every run, so a changed lake or new files are always seen. -#}
+    {%- for table_name in [
+        'spread_observations_csv', 'spread_observations_parquet', 'spread_alerts_jsonl'
+    ] -%}
+    {%- do run_query('drop table if exists raw.' ~ table_name) -%}
+    {%- endfor -%}
+    {#- As text, like the DuckDB source; a header that does not name the columns, or a row of
+        the wrong width, fails the run. Python's csv module doubles a quote inside a field and
+        quotes a field that holds a line break. -#}
+    {%- do run_query(
+        'create table raw.spread_observations_csv ('
+        ~ window_columns | map('first') | join(' string, ') ~ ' string)'
+        ~ " using csv options (path '" ~ lake ~ "/spreads', pathGlobFilter '*.csv', "
+        ~ "recursiveFileLookup 'true', header 'true', enforceSchema 'false', mode 'FAILFAST',"
+        ~ " escape '\"', multiLine 'true')"
+    ) -%}
+    {%- set parquet_columns = [] -%}
+    {%- for name, data_type in window_columns -%}
+    {%- do parquet_columns.append(name ~ ' ' ~ data_type) -%}
+    {%- endfor -%}
+    {%- do run_query(
+        'create table raw.spread_observations_parquet (' ~ parquet_columns | join(', ') ~ ')'
+        ~ " using parquet options (path '" ~ lake ~ "/spreads', pathGlobFilter '*.parquet', "
+        ~ "recursiveFileLookup 'true')"
+    ) -%}
+    {#- A line torn by a crash mid-write is dropped, as DuckDB's ignore_errors drops it. -#}
+    {%- do run_query(
+        'create table raw.spread_alerts_jsonl (' ~ alert_columns | join(' string, ') ~ ' string)'
+        ~ " using json options (path '" ~ lake ~ "/alerts', pathGlobFilter 'alerts.jsonl', "
+        ~ "recursiveFileLookup 'true', mode 'DROPMALFORMED')"
+    ) -%}
+    {% set observations_view %}
+        create or replace view raw.spread_observations as
+        with
+
+        csv_windows as (
+            select
+                *,
+                _metadata.file_path as _source_file
+            from raw.spread_observations_csv
+        ),
+
+        parquet_windows as (
+            select
+                {%- for name, data_type in window_columns %}
+                cast({{ name }} as string) as {{ name }},
+                {%- endfor %}
+                _metadata.file_path as _source_file
+            from raw.spread_observations_parquet
+        ),
+
+        final as (
+            select * from csv_windows
+            union all
+            select * from parquet_windows
+        )
+
+        select * from final
+    {% endset %}
+    {%- do run_query(observations_view) -%}
+    {% set alerts_view %}
+        create or replace view raw.spread_alerts as
+        select
+            *,
+            _metadata.file_path as _source_file
+        from raw.spread_alerts_jsonl
+    {% endset %}
+    {%- do run_query(alerts_view) -%}
+    {%- endif -%}
+{%- endmacro %}
+
 
 {#- The UTC minute, hour or day a timestamptz falls in, as a timestamptz, whatever the session's
     time zone. -#}
 {% macro utc_truncate(datepart, column) -%}
+    {{ return(adapter.dispatch('utc_truncate', 'bitso')(datepart, column)) }}
+{%- endmacro %}
+
+{% macro default__utc_truncate(datepart, column) -%}
     (date_trunc('{{ datepart }}', {{ column }} at time zone 'UTC') at time zone 'UTC')
+{%- endmacro %}
+
+{#- Spark has no AT TIME ZONE; UTC minutes, hours and days are whole multiples of their length
+    in seconds since the epoch. -#}
+{% macro spark__utc_truncate(datepart, column) -%}
+    {%- set seconds = {'minute': 60, 'hour': 3600, 'day': 86400}[datepart] -%}
+    timestamp_seconds(
+        unix_seconds({{ column }}) - pmod(unix_seconds({{ column }}), {{ seconds }})
+    )
 {%- endmacro %}
 
 
 {#- Whole seconds since the epoch of a timestamptz, as bigint. -#}
 {% macro epoch_seconds(column) -%}
+    {{ return(adapter.dispatch('epoch_seconds', 'bitso')(column)) }}
+{%- endmacro %}
+
+{% macro default__epoch_seconds(column) -%}
     cast(extract(epoch from {{ column }}) as bigint)
+{%- endmacro %}
+
+{% macro spark__epoch_seconds(column) -%}
+    unix_seconds({{ column }})
 {%- endmacro %}

@@ -4,6 +4,7 @@ writing to it, dbt on DuckDB reading it in place, `ingest lake-load` and `ingest
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import duckdb
@@ -66,10 +67,11 @@ def test_a_monitor_run_on_object_storage_gives_the_figures_of_the_same_lake_on_d
             *("--source", "rest", "--window", "10", "--duration", str(RUN_SECONDS)),
             *("--journal-dir", str(tmp_path / "journal")),
         )
-        out, _ = finish(monitor, timeout=RUN_SECONDS + 30)
+        out, err = finish(monitor, timeout=RUN_SECONDS + 30)
     finally:
         server.stop()
     assert f"files published under {s3_lake}/spreads" in out
+    assert os.environ["AWS_SECRET_ACCESS_KEY"] not in out + err
     assert not list((tmp_path / "journal").glob("*.partial"))
 
     # The same files, copied to disk.

@@ -23,7 +23,7 @@ unusable_intervals as (
         max(orderbook_timestamp) as gap_end,
         count(*) as gap_seconds,
         'no usable quote' as gap_kind,
-        (array_agg(gap_reason order by orderbook_timestamp))[1] as first_gap_reason
+        {{ first_in_order('gap_reason', 'orderbook_timestamp') }} as first_gap_reason
     from gap_seconds
     group by book, run_key
 ),

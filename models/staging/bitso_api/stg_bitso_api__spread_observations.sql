@@ -10,11 +10,11 @@ source as (
 typed as (
     select
         book,
-        cast(orderbook_timestamp as timestamp with time zone) as orderbook_timestamp,
+        cast(orderbook_timestamp as {{ timestamptz_type() }}) as orderbook_timestamp,
         cast(bid as {{ amount_type() }}) as bid,
         cast(ask as {{ amount_type() }}) as ask,
         cast(spread as decimal(38, 10)) as spread_pct,
-        cast(observed_at as timestamp with time zone) as observed_at,
+        cast(observed_at as {{ timestamptz_type() }}) as observed_at,
         cast(quote_age_ms as bigint) as quote_age_ms,
         cast(sequence as bigint) as sequence_number,
         source as quote_source,
@@ -28,7 +28,7 @@ typed as (
 recomputed as (
     select
         *,
-        cast(round((ask - bid) * 100 / ask, 10) as decimal(38, 10)) as recomputed_spread_pct
+        {{ recomputed_spread_pct('bid', 'ask') }} as recomputed_spread_pct
     from typed
 ),
 
