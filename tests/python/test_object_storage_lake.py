@@ -20,6 +20,7 @@ from tests.python.monitor.test_end_to_end import Server, finish, start_monitor
 from tests.python.test_spread_analysis import (
     RUN_SECONDS,
     SCRIPT,
+    SPREAD_MARTS,
     T0,
     WINDOW,
     expected_episodes,
@@ -31,16 +32,6 @@ from tests.python.test_spread_analysis import (
     window_csv,
 )
 
-SPREAD_MODELS = (
-    "fct_spread_observations",
-    "rpt_spread_minutely",
-    "rpt_spread_hourly",
-    "rpt_spread_daily",
-    "rpt_spread_threshold_exposure",
-    "rpt_spread_alert_episodes",
-    "rpt_spread_gaps",
-)
-
 
 def object_store() -> s3fs.S3FileSystem:
     return s3fs.S3FileSystem(skip_instance_cache=True)
@@ -50,7 +41,7 @@ def spread_marts(settings: Settings) -> dict[str, set[tuple]]:
     with connect(settings) as warehouse:
         return {
             model: set(warehouse.execute(f"select * from spreads.{model}"))
-            for model in SPREAD_MODELS
+            for model in SPREAD_MARTS
         }
 
 

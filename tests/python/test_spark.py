@@ -35,20 +35,12 @@ from ingest.monitor.quotes import spread_pct
 from ingest.monitor.records import COLUMNS, SpreadRecord
 from tests.python.conftest import BIN_DIR, REPO_ROOT
 from tests.python.expected_reports import expected_reports
+from tests.python.test_spread_analysis import SPREAD_MARTS
 
 pytestmark = [pytest.mark.dbt, pytest.mark.spark]
 
 SNAPSHOT_DAY = date(2024, 5, 1)
 SPREAD_SELECTION = ("--select", "+tag:spreads+", "+tag:bitso_api")
-SPREAD_MARTS = (
-    "fct_spread_observations",
-    "rpt_spread_minutely",
-    "rpt_spread_hourly",
-    "rpt_spread_daily",
-    "rpt_spread_threshold_exposure",
-    "rpt_spread_alert_episodes",
-    "rpt_spread_gaps",
-)
 
 
 def require_spark() -> None:

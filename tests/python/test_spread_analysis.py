@@ -50,6 +50,16 @@ SCRIPT = {
     "faults": [{"at": 23, "for": 3, "fault": "http_503"}],
 }
 RUN_SECONDS = 45
+# Every model of marts/spreads.
+SPREAD_MARTS = (
+    "fct_spread_observations",
+    "rpt_spread_minutely",
+    "rpt_spread_hourly",
+    "rpt_spread_daily",
+    "rpt_spread_threshold_exposure",
+    "rpt_spread_alert_episodes",
+    "rpt_spread_gaps",
+)
 
 
 def scripted_spreads(book: str) -> set[Decimal]:
