@@ -3,6 +3,7 @@ builds exactly the same marts and reports as the same history loaded once in ful
 
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -149,6 +150,10 @@ def test_day_by_day_loads_build_the_same_tables_as_one_full_load(
     )
     assert rerun.exit_code == 0, rerun.output
     assert warehouse_contents(settings) == day_by_day, "re-running a day changed the tables"
+    # The daily build runs models and data tests; unit tests are for CI and builds by hand.
+    nodes = json.loads((tmp_path / "dbt-target" / "run_results.json").read_text())["results"]
+    kinds = {node["unique_id"].split(".")[0] for node in nodes}
+    assert {"model", "test"} <= kinds and "unit_test" not in kinds
     published = Path(settings.lake) / "batch_output"
     assert published.is_symlink() and (published / "fct_deposits.csv").is_file()
 
