@@ -3,9 +3,11 @@
 dbt on DuckDB reads the lake where it is; PostgreSQL cannot, so `ingest lake-load` (run from
 cron) copies every published window file (`spreads/book=*/date=*/*.csv|parquet`) into
 `raw.spread_observations` and every alert log (`alerts/date=*/alerts.jsonl`) into
-`raw.spread_alerts`, as text. `raw.lake_file_loads` records each load with the file's SHA-256:
-a file whose checksum is already recorded is skipped, and a file that changed (a window merged
-after a restart, an alert log that grew) replaces its earlier rows in the same transaction.
+`raw.lake_file_loads` records each load with the file's SHA-256 and its version in the lake
+(size and modification time, or the object's ETag): a file whose version is recorded is skipped
+without being read, one whose checksum is recorded is skipped after reading it, and a file that
+changed (a window merged after a restart, an alert log that grew) replaces its earlier rows in
+the same transaction.
 A file that is half written or cannot be read is skipped with a warning and tried again on the
 next run. The monitor's open window (`spreads/_partial/`) and its files being written aside
 (dot-names) are never matched. The lake may be a folder or an `s3://` URL (`ingest.storage`).
@@ -59,9 +61,19 @@ class UnusableFile(ValueError):
 @dataclasses.dataclass(frozen=True)
 class LakeFile:
     name: str  # path under the lake, the key of its loads
+    version: str  # changes whenever the file is published again
     table: str
     columns: tuple[str, ...]
     day: date
+
+
+@dataclasses.dataclass(frozen=True)
+class RecordedLoad:
+    """The latest load of a file, as `raw.lake_file_loads` holds it."""
+
+    load_id: int
+    checksum: str
+    version: str | None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,14 +92,14 @@ def lake_files(lake: LakeStorage) -> list[LakeFile]:
         ("spreads/book=*/date=*/*.parquet", OBSERVATIONS_TABLE, OBSERVATION_COLUMNS),
         ("alerts/date=*/alerts.jsonl", ALERTS_TABLE, ALERT_COLUMNS),
     ):
-        for name in lake.glob(pattern):
+        for name, version in lake.versions(pattern).items():
             folder = name.split("/")[-2]
             try:
                 day = date.fromisoformat(folder.removeprefix("date="))
             except ValueError:
                 log.warning("skipping %s: its folder is not date=YYYY-MM-DD", name)
                 continue
-            found.append(LakeFile(name, table, tuple(columns), day))
+            found.append(LakeFile(name, version, table, tuple(columns), day))
     return sorted(found, key=lambda file: file.name)
 
 
@@ -97,7 +109,11 @@ def load_lake(settings: Settings, lake: str | Path) -> list[FileOutcome]:
     storage = open_lake(lake)
     with connect(settings) as warehouse:
         ensure_tables(warehouse)
-        return [load_file(warehouse, storage, file) for file in lake_files(storage)]
+        recorded = recorded_loads(warehouse)
+        return [
+            load_file(warehouse, storage, file, recorded.get(file.name))
+            for file in lake_files(storage)
+        ]
 
 
 def ensure_tables(warehouse: Warehouse) -> None:
@@ -111,8 +127,11 @@ def ensure_tables(warehouse: Warehouse) -> None:
             " source_file text not null,"
             " file_checksum text not null,"
             " rows_loaded bigint not null,"
-            " loaded_at timestamp with time zone not null default current_timestamp)"
+            " loaded_at timestamp with time zone not null default current_timestamp,"
+            " file_version text)"
         )
+        # Load logs written before versions were recorded gain the column.
+        warehouse.execute(f"alter table {LOADS_TABLE} add column if not exists file_version text")
         for table, columns in (
             (OBSERVATIONS_TABLE, OBSERVATION_COLUMNS),
             (ALERTS_TABLE, ALERT_COLUMNS),
@@ -123,13 +142,35 @@ def ensure_tables(warehouse: Warehouse) -> None:
             )
 
 
-def load_file(warehouse: Warehouse, lake: LakeStorage, file: LakeFile) -> FileOutcome:
+def recorded_loads(warehouse: Warehouse) -> dict[str, RecordedLoad]:
+    """The latest load of every file loaded so far, in one query."""
+    rows = warehouse.execute(
+        f"select source_file, load_id, file_checksum, file_version from {LOADS_TABLE}"
+        " order by load_id"
+    )
+    return {
+        name: RecordedLoad(load_id, checksum, version) for name, load_id, checksum, version in rows
+    }
+
+
+def load_file(
+    warehouse: Warehouse, lake: LakeStorage, file: LakeFile, recorded: RecordedLoad | None
+) -> FileOutcome:
+    if recorded is not None and recorded.version == file.version:
+        return FileOutcome(file.name, UNCHANGED)
     try:
         content = lake.read_bytes(file.name)
     except OSError as error:
         return _skipped(file, f"cannot be read: {error.strerror or error}")
     checksum = hashlib.sha256(content).hexdigest()
-    if _loaded_checksum(warehouse, file) == checksum:
+    if recorded is not None and recorded.checksum == checksum:
+        # Published again with the same content (a merge that added nothing): remember the new
+        # version so the next run need not read it.
+        with warehouse.transaction():
+            warehouse.execute(
+                f"update {LOADS_TABLE} set file_version = ? where load_id = ?",
+                (file.version, recorded.load_id),
+            )
         return FileOutcome(file.name, UNCHANGED)
     try:
         with _as_csv(file, content) as csv_path, warehouse.transaction():
@@ -153,9 +194,9 @@ def load_file(warehouse: Warehouse, lake: LakeStorage, file: LakeFile) -> FileOu
             )
             warehouse.execute(
                 f"insert into {LOADS_TABLE}"
-                " (load_id, table_name, source_file, file_checksum, rows_loaded)"
-                " values (?, ?, ?, ?, ?)",
-                (load_id, file.table, file.name, checksum, rows),
+                " (load_id, table_name, source_file, file_checksum, rows_loaded, file_version)"
+                " values (?, ?, ?, ?, ?, ?)",
+                (load_id, file.table, file.name, checksum, rows, file.version),
             )
     except UnusableFile as error:
         return _skipped(file, str(error))

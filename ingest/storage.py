@@ -56,10 +56,16 @@ class LakeStorage(abc.ABC):
     def check(self) -> None:
         """Fail now, with an OSError naming the lake, if it cannot be reached."""
 
-    @abc.abstractmethod
     def glob(self, pattern: str) -> list[str]:
         """Keys matching a glob of `*` (within one path segment), sorted; dot-named files and
         folders, which are being written or are internal, are never matched."""
+        return sorted(self.versions(pattern))
+
+    @abc.abstractmethod
+    def versions(self, pattern: str) -> dict[str, str]:
+        """The keys `glob` matches, each with a version: a short text that changes whenever the
+        file is published again (size and modification time, or the object's ETag), so a
+        reader can tell an unchanged file without reading it."""
 
     @abc.abstractmethod
     def exists(self, key: str) -> bool: ...
@@ -96,9 +102,14 @@ class LocalLake(LakeStorage):
     def check(self) -> None:
         self.path.mkdir(parents=True, exist_ok=True)
 
-    def glob(self, pattern: str) -> list[str]:
-        keys = (path.relative_to(self.path).as_posix() for path in self.path.glob(pattern))
-        return sorted(key for key in keys if _visible(key))
+    def versions(self, pattern: str) -> dict[str, str]:
+        found = {}
+        for path in self.path.glob(pattern):
+            key = path.relative_to(self.path).as_posix()
+            if _visible(key) and path.is_file():
+                status = path.stat()
+                found[key] = f"{status.st_size}:{status.st_mtime_ns}"
+        return found
 
     def exists(self, key: str) -> bool:
         return (self.path / key).exists()
@@ -165,12 +176,17 @@ class ObjectStoreLake(LakeStorage):
         with self._errors(""):
             self.fs.ls(bucket, refresh=True)
 
-    def glob(self, pattern: str) -> list[str]:
+    def versions(self, pattern: str) -> dict[str, str]:
         # The store's own glob would also descend into dot-named prefixes; filter by segments.
         with self._errors(pattern):
-            found = self.fs.glob(self._path(pattern))
-        keys = (path.removeprefix(f"{self.base}/") for path in found)
-        return sorted(key for key in keys if _visible(key) and fnmatch.fnmatchcase(key, pattern))
+            found = self.fs.glob(self._path(pattern), detail=True)
+        versions = {}
+        for path, info in found.items():
+            key = path.removeprefix(f"{self.base}/")
+            if info.get("type") == "file" and _visible(key) and fnmatch.fnmatchcase(key, pattern):
+                etag = info.get("ETag", "").strip('"')
+                versions[key] = f"{info.get('size')}:{etag}"
+        return versions
 
     def exists(self, key: str) -> bool:
         with self._errors(key):

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from ingest.cli import cli
 from ingest.settings import Settings
-from ingest.storage import open_lake
+from ingest.storage import ObjectStoreLake, open_lake
 from ingest.warehouse import connect
 from tests.python.monitor.test_end_to_end import Server, finish, start_monitor
 from tests.python.test_spread_analysis import (
@@ -110,7 +110,17 @@ def duckdb_rows(path: Path, query: str) -> set[tuple]:
 
 
 @pytest.mark.parametrize("engine", ["postgres"])
-def test_lake_load_reads_an_object_storage_lake_once_per_file_version(s3_lake, settings):
+def test_lake_load_reads_an_object_storage_lake_once_per_file_version(
+    s3_lake, settings, monkeypatch
+):
+    reads = []
+    read_bytes = ObjectStoreLake.read_bytes
+
+    def counted_read(self, key):
+        reads.append(key)
+        return read_bytes(self, key)
+
+    monkeypatch.setattr(ObjectStoreLake, "read_bytes", counted_read)
     lake = open_lake(s3_lake)
     lake.publish(WINDOW, window_csv(T0, ["0.1", "0.2", None]).encode())
     alert = {
@@ -132,9 +142,13 @@ def test_lake_load_reads_an_object_storage_lake_once_per_file_version(s3_lake, s
         return result.output
 
     assert "2 files loaded, 0 reloaded (4 rows), 0 unchanged, 0 skipped" in lake_load()
+    assert len(reads) == 2
+    # Unchanged objects are told by their ETag, without a download.
     assert "0 files loaded, 0 reloaded (0 rows), 2 unchanged" in lake_load()
+    assert len(reads) == 2
     lake.publish(WINDOW, window_csv(T0, ["0.1", "0.2", None, "0.4"]).encode())
     assert "0 files loaded, 1 reloaded (4 rows), 1 unchanged" in lake_load()
+    assert reads[2:] == [WINDOW]
     assert raw_rows(settings, "spread_observations") == [(WINDOW, 4)]
     assert raw_rows(settings, "spread_alerts") == [("alerts/date=2026-11-29/alerts.jsonl", 1)]
 

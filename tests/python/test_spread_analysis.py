@@ -328,6 +328,10 @@ def test_lake_load_loads_each_file_once_and_reloads_a_changed_one(settings, tmp_
     assert "0 files loaded, 0 reloaded (0 rows), 2 unchanged" in lake_load(lake)
     assert raw_rows(settings, "spread_observations") == [(WINDOW, 3)]
 
+    # Published again with the same content (a restart that merged nothing): still unchanged.
+    write(lake / WINDOW, window_csv(T0, ["0.1", "0.2", None]))
+    assert "0 files loaded, 0 reloaded (0 rows), 2 unchanged" in lake_load(lake)
+
     # The monitor merged a restart's seconds into the window: its rows are replaced, not added.
     write(lake / WINDOW, window_csv(T0, ["0.1", "0.2", None, "0.4", "0.5"]))
     assert "0 files loaded, 1 reloaded (5 rows), 1 unchanged" in lake_load(lake)

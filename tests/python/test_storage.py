@@ -78,3 +78,24 @@ def test_an_unreachable_object_store_is_an_oserror_naming_the_object(monkeypatch
         lake.publish("spreads/a.csv", b"a\n")
     assert isinstance(caught.value, OSError)
     assert "local-test-secret" not in str(caught.value)
+
+
+def test_a_version_changes_when_a_file_is_published_again_and_only_then(lake):
+    lake.publish("alerts/date=2026-11-29/alerts.jsonl", b"{}\n")
+    lake.publish("alerts/date=2026-11-30/alerts.jsonl", b"{}\n")
+    first = lake.versions("alerts/date=*/alerts.jsonl")
+    assert sorted(first) == [
+        "alerts/date=2026-11-29/alerts.jsonl",
+        "alerts/date=2026-11-30/alerts.jsonl",
+    ]
+    assert lake.versions("alerts/date=*/alerts.jsonl") == first
+    lake.publish("alerts/date=2026-11-30/alerts.jsonl", b"{}\n{}\n")
+    second = lake.versions("alerts/date=*/alerts.jsonl")
+    assert (
+        second["alerts/date=2026-11-29/alerts.jsonl"]
+        == first["alerts/date=2026-11-29/alerts.jsonl"]
+    )
+    assert (
+        second["alerts/date=2026-11-30/alerts.jsonl"]
+        != first["alerts/date=2026-11-30/alerts.jsonl"]
+    )
