@@ -79,14 +79,17 @@
         ('events', 'event_sample_data.csv', ['id', 'event_timestamp', 'user_id', 'event_name']),
         ('users', 'user_id_sample_data.csv', ['user_id']),
     ] -%}
-    {%- set day_folders = env_var('BITSO_SNAPSHOT_ROOT', 'snapshots')
-        ~ '/[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]' -%}
+    {#- Each table reads the files of its name anywhere under the root, and keeps those in a
+        folder named after a day. With the columns declared, a root with no day folder yet (or
+        none at all) reads as empty tables, so a spread-only run needs no snapshots. -#}
+    {%- set root = env_var('BITSO_SNAPSHOT_ROOT', 'snapshots').rstrip('/') -%}
+    {%- set under_root = "path '" ~ root ~ "', recursiveFileLookup 'true'" -%}
     {%- do run_query('create database if not exists raw') -%}
     {#- Recreated on every run, so a changed root or new day folders are always seen. -#}
     {%- do run_query('drop table if exists raw.snapshot_files') -%}
     {%- do run_query(
-        "create table raw.snapshot_files using binaryFile options (path '"
-        ~ day_folders ~ "/*.csv')"
+        "create table raw.snapshot_files using binaryFile options ("
+        ~ under_root ~ ", pathGlobFilter '*.csv')"
     ) -%}
     {%- for table_name, file_name, columns in tables -%}
     {%- do run_query('drop table if exists raw.' ~ table_name ~ '_csv') -%}
@@ -94,7 +97,7 @@
         the wrong width, fails the run rather than loading shifted values. -#}
     {%- do run_query(
         'create table raw.' ~ table_name ~ '_csv (' ~ columns | join(' string, ') ~ ' string)'
-        ~ " using csv options (path '" ~ day_folders ~ '/' ~ file_name ~ "',"
+        ~ " using csv options (" ~ under_root ~ ", pathGlobFilter '" ~ file_name ~ "',"
         ~ " header 'true', enforceSchema 'false', mode 'FAILFAST')"
     ) -%}
     {% set lineage_view %}
@@ -112,9 +115,9 @@
         dated as (
             select
                 *,
-                to_date(regexp_extract(
+                try_cast(regexp_extract(
                     _source_file, '/([0-9]{4}-[0-9]{2}-[0-9]{2})/[^/]+$', 1
-                )) as _snapshot_date
+                ) as date) as _snapshot_date
             from delivered
         ),
 
@@ -131,6 +134,7 @@
                 dated._loaded_at
             from dated
             left join raw.snapshot_files as files on dated._source_file = files.path
+            where dated._snapshot_date is not null
         )
 
         select * from final

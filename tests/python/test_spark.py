@@ -234,8 +234,8 @@ def builds(dbt_profiles_dir, tmp_path_factory) -> Builds:
         "BITSO_DUCKDB_PATH": str(duckdb_path),
     }
 
-    # The lake folder does not exist yet. Only what reads the two sources is built, with its
-    # tests; the rest is left to the full build.
+    # Neither the lake folder nor a snapshot folder exists yet. Only what reads the two lake
+    # sources is built, with its tests; the rest is left to the full build.
     empty_lake = dbt(
         "build",
         "spark",
@@ -244,7 +244,7 @@ def builds(dbt_profiles_dir, tmp_path_factory) -> Builds:
         "stg_bitso_api__spread_alerts",
         "--indirect-selection",
         "cautious",
-        env=env,
+        env={**env, "BITSO_SNAPSHOT_ROOT": str(tmp / "no_snapshots")},
         tmp=tmp,
         profiles=dbt_profiles_dir,
     )
@@ -301,7 +301,7 @@ def test_spark_build_gives_the_reports_of_the_python_oracle(builds):
     assert {"metastore_db", "derby.log", "tables"} <= {p.name for p in builds.spark_dir.iterdir()}
 
 
-def test_spark_reads_a_lake_without_files_as_empty_sources(builds):
+def test_spark_reads_a_missing_lake_and_snapshot_root_as_empty_sources(builds):
     result = builds.empty_lake
     assert result.returncode == 0, f"dbt build failed:\n{result.stdout[-6000:]}"
     assert "ERROR=0" in result.stdout and "WARN=0" in result.stdout
