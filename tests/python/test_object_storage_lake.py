@@ -85,6 +85,9 @@ def test_a_monitor_run_on_object_storage_gives_the_figures_of_the_same_lake_on_d
         assert "ERROR=0" in output and "WARN=0" in output
         assert "PASS agrees_with_alert_log_rpt_spread_alert_episodes" in output
         figures[name] = spread_marts(Settings.from_env(warehouse_env))
+        # The run just ended, so the lake is fresh by its own timestamps.
+        freshness = run_dbt("source", "freshness", "--select", "source:bitso_api").stdout
+        assert "PASS freshness of bitso_api.spread_observations" in freshness
 
     assert figures["object storage"] == figures["disk"]
     marts = figures["object storage"]
