@@ -13,15 +13,13 @@ import argparse
 import collections
 import json
 import logging
-import select
-import subprocess
-import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
 import requests
+from local_bitso_server import start_local_bitso
 
 from ingest.monitor.bitso_rest import BitsoRestClient
 from ingest.monitor.budget import RequestBudget
@@ -31,32 +29,6 @@ from ingest.monitor.quotes import QuoteBoard
 from ingest.monitor.rest_source import RestSource
 from ingest.monitor.runner import MonitorOptions, run_monitor
 from ingest.monitor.webhooks import WebhookNotifier
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def start_server(seconds: int) -> tuple[subprocess.Popen, str]:
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "from ingest.cli import cli; cli()",
-            "serve-bitso",
-            "--port",
-            "0",
-            "--duration",
-            str(seconds + 60),
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    ready, _, _ = select.select([server.stdout], [], [], 30)
-    if not ready:
-        server.kill()
-        raise SystemExit("the local server did not start")
-    return server, server.stdout.readline().split()[4]
 
 
 def records_per_window(lake: Path, fmt: str) -> collections.Counter[int]:
@@ -79,7 +51,7 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
-    server, url = start_server(args.seconds)
+    server, url, _ = start_local_bitso(args.seconds)
     try:
         client = BitsoRestClient(url)
         budget = RequestBudget(50)

@@ -15,14 +15,13 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import select
 import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
+
+from local_bitso_server import start_local_bitso
 
 from ingest.monitor.bitso_rest import BitsoRestClient
 from ingest.monitor.budget import RequestBudget
@@ -32,8 +31,6 @@ from ingest.monitor.quotes import QuoteBoard
 from ingest.monitor.runner import MonitorOptions, run_monitor
 from ingest.monitor.webhooks import WebhookNotifier
 from ingest.monitor.ws_source import DEPTHS, WsSource
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def alerting_script() -> dict:
@@ -46,37 +43,6 @@ def alerting_script() -> dict:
             {"at": offset + 1, "spread": "0.05"},
         ]
     return {"repeat_every": 2, "books": books}
-
-
-def start_server(seconds: int, activity: float, script: Path) -> tuple[subprocess.Popen, list]:
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "from ingest.cli import cli; cli()",
-            "serve-bitso",
-            "--port",
-            "0",
-            "--script",
-            str(script),
-            "--activity",
-            str(activity),
-            "--rate-limit",
-            "1000",
-            "--duration",
-            str(seconds + 60),
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    ready, _, _ = select.select([server.stdout], [], [], 30)
-    if not ready:
-        server.kill()
-        raise SystemExit("the local server did not start")
-    banner = server.stdout.readline().split()
-    return server, [banner[4], banner[-1]]
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -96,7 +62,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as work:
         script = Path(work) / "script.json"
         script.write_text(json.dumps(alerting_script()))
-        server, (api_url, ws_url) = start_server(args.seconds, args.activity, script)
+        server, api_url, ws_url = start_local_bitso(
+            args.seconds,
+            *("--script", str(script), "--activity", str(args.activity)),
+            *("--rate-limit", "1000"),
+        )
         try:
             client = BitsoRestClient(api_url)
             clock = SystemClock()
