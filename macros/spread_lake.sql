@@ -7,6 +7,10 @@
 {%- endmacro %}
 
 {% macro default__lake_source_or_empty(relation, columns) -%}
+    {{ relation }}
+{%- endmacro %}
+
+{% macro postgres__lake_source_or_empty(relation, columns) -%}
     {%- if execute and load_relation(relation) is none -%}
     (
         select
@@ -18,14 +22,6 @@
     {%- else -%}
     {{ relation }}
     {%- endif -%}
-{%- endmacro %}
-
-{% macro duckdb__lake_source_or_empty(relation, columns) -%}
-    {{ relation }}
-{%- endmacro %}
-
-{% macro spark__lake_source_or_empty(relation, columns) -%}
-    {{ relation }}
 {%- endmacro %}
 
 

@@ -140,7 +140,7 @@ class AlertFile:
         self.local = isinstance(self.storage, LocalLake)
         if not self.local and journal_dir is None:
             raise ValueError("an alert log on object storage needs a local journal folder")
-        self.folder = self.storage.path if isinstance(self.storage, LocalLake) else journal_dir
+        self.folder = self.storage.path if self.local else journal_dir
         self._seeded: set[str] = set()
         self._unpublished: set[str] = set()
 
