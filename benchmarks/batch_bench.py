@@ -57,7 +57,7 @@ import duckdb
 import psycopg2
 import yaml
 
-from ingest.daily import PRODUCTION_BUILD_FLAGS
+from ingest.batch.daily import PRODUCTION_BUILD_FLAGS
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent

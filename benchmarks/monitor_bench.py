@@ -21,14 +21,14 @@ from pathlib import Path
 import requests
 from local_bitso_server import start_local_bitso
 
-from ingest.monitor.bitso_rest import BitsoRestClient
-from ingest.monitor.budget import RequestBudget
-from ingest.monitor.clock import SystemClock
-from ingest.monitor.lake import FORMATS
-from ingest.monitor.quotes import QuoteBoard
-from ingest.monitor.rest_source import RestSource
-from ingest.monitor.runner import MonitorOptions, run_monitor
-from ingest.monitor.webhooks import WebhookNotifier
+from ingest.spreads.monitor.bitso_rest import BitsoRestClient
+from ingest.spreads.monitor.budget import RequestBudget
+from ingest.spreads.monitor.clock import SystemClock
+from ingest.spreads.monitor.lake import FORMATS
+from ingest.spreads.monitor.quotes import QuoteBoard
+from ingest.spreads.monitor.rest_source import RestSource
+from ingest.spreads.monitor.runner import MonitorOptions, run_monitor
+from ingest.spreads.monitor.webhooks import WebhookNotifier
 
 
 def records_per_window(lake: Path, fmt: str) -> collections.Counter[int]:

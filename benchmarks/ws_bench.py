@@ -23,14 +23,14 @@ from pathlib import Path
 
 from local_bitso_server import start_local_bitso
 
-from ingest.monitor.bitso_rest import BitsoRestClient
-from ingest.monitor.budget import RequestBudget
-from ingest.monitor.clock import SystemClock
-from ingest.monitor.local_bitso.catalog import BOOKS
-from ingest.monitor.quotes import QuoteBoard
-from ingest.monitor.runner import MonitorOptions, run_monitor
-from ingest.monitor.webhooks import WebhookNotifier
-from ingest.monitor.ws_source import DEPTHS, WsSource
+from bitso_sandbox.local_bitso.catalog import BOOKS
+from ingest.spreads.monitor.bitso_rest import BitsoRestClient
+from ingest.spreads.monitor.budget import RequestBudget
+from ingest.spreads.monitor.clock import SystemClock
+from ingest.spreads.monitor.quotes import QuoteBoard
+from ingest.spreads.monitor.runner import MonitorOptions, run_monitor
+from ingest.spreads.monitor.webhooks import WebhookNotifier
+from ingest.spreads.monitor.ws_source import DEPTHS, WsSource
 
 
 def alerting_script() -> dict:

@@ -36,8 +36,8 @@
 
 {% macro spark__create_lake_sources() -%}
     {%- if execute -%}
-    {#- The window files' columns (ingest/monitor/records.py COLUMNS), with the types the
-        monitor gives them in Parquet (PARQUET_SELECT in ingest/monitor/lake.py). -#}
+    {#- The window files' columns (ingest/spreads/monitor/records.py COLUMNS), with the types the
+        monitor gives them in Parquet (PARQUET_SELECT in ingest/spreads/monitor/lake.py). -#}
     {%- set window_columns = [
         ('orderbook_timestamp', 'string'),
         ('book', 'string'),

@@ -14,12 +14,15 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psycopg2
 import pytest
 
+from bitso_sandbox.local_bitso.catalog import default_listings
+from bitso_sandbox.local_bitso.exchange import Script, SimulatedExchange
+from bitso_sandbox.local_bitso.http_api import LocalBitso
 from ingest.settings import Settings
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -199,3 +202,21 @@ def s3_lake(s3_endpoint: str, monkeypatch) -> str:
     bucket = f"lake-{uuid.uuid4().hex[:12]}"
     s3fs.S3FileSystem(skip_instance_cache=True).mkdir(bucket)
     return f"s3://{bucket}/lake"
+
+
+@pytest.fixture
+def local_bitso() -> Iterator[Callable[..., LocalBitso]]:
+    """Start local Bitso servers (REST and WebSocket) on free ports:
+    `local_bitso(script=None, activity=0.0, **LocalBitso kwargs)`."""
+    servers: list[LocalBitso] = []
+
+    def start(script: Script | None = None, activity: float = 0.0, **options: object) -> LocalBitso:
+        exchange = SimulatedExchange(default_listings(), script, activity=activity)
+        server = LocalBitso(exchange, **options)
+        server.start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()

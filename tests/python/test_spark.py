@@ -28,14 +28,14 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from ingest import sample
-from ingest.monitor.alerts import DEFAULT_THRESHOLDS, AlertEvent, AlertFile, AlertTracker
-from ingest.monitor.lake import LakeWriter
-from ingest.monitor.quotes import spread_pct
-from ingest.monitor.records import COLUMNS, SpreadRecord
+from bitso_sandbox import sample
+from ingest.spreads.monitor.alerts import DEFAULT_THRESHOLDS, AlertEvent, AlertFile, AlertTracker
+from ingest.spreads.monitor.lake import LakeWriter
+from ingest.spreads.monitor.quotes import spread_pct
+from ingest.spreads.monitor.records import COLUMNS, SpreadRecord
 from tests.python.conftest import BIN_DIR, REPO_ROOT
 from tests.python.expected_reports import expected_reports
-from tests.python.test_spread_analysis import SPREAD_MARTS
+from tests.python.spreads.test_spread_analysis import SPREAD_MARTS
 
 pytestmark = [pytest.mark.dbt, pytest.mark.spark]
 

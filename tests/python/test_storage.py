@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ingest.storage import LakeStorageError, LocalLake, ObjectStoreLake, open_lake
+from ingest.io.lake_storage import LakeStorageError, LocalLake, ObjectStoreLake, open_lake
 
 
 @pytest.fixture(params=["local", "s3"])

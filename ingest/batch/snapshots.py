@@ -1,0 +1,255 @@
+"""Bulk-load the daily CSV snapshots into the warehouse's `raw` schema, exactly as delivered.
+
+Every value stays text; typing happens in dbt staging. Each file is validated and fingerprinted
+before anything is written, all files of one run load in one transaction, and a file whose
+checksum was already loaded into its table is skipped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import re
+import time
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from ingest.io.warehouse import Warehouse, WarehouseError, connect
+from ingest.settings import Settings
+
+RAW_SCHEMA = "raw"
+LOADS_TABLE = f"{RAW_SCHEMA}.snapshot_loads"
+_CHUNK_BYTES = 4 * 1024 * 1024
+_BLANK_LINE = re.compile(rb"\n(?=\r?\n)")
+# A full snapshot holds a table's whole history; a delta holds only the day's new and changed rows.
+KINDS = ("full", "delta")
+
+
+@dataclasses.dataclass(frozen=True)
+class SnapshotTable:
+    name: str
+    default_file: str
+    columns: tuple[str, ...]
+
+
+SNAPSHOT_TABLES = (
+    SnapshotTable(
+        "deposits",
+        "deposit_sample_data.csv",
+        ("id", "event_timestamp", "user_id", "amount", "currency", "tx_status"),
+    ),
+    SnapshotTable(
+        "withdrawals",
+        "withdrawals_sample_data.csv",
+        ("id", "event_timestamp", "user_id", "amount", "interface", "currency", "tx_status"),
+    ),
+    SnapshotTable(
+        "events",
+        "event_sample_data.csv",
+        ("id", "event_timestamp", "user_id", "event_name"),
+    ),
+    SnapshotTable("users", "user_id_sample_data.csv", ("user_id",)),
+)
+TABLES_BY_NAME = {table.name: table for table in SNAPSHOT_TABLES}
+
+
+class SnapshotError(Exception):
+    """A snapshot file cannot be loaded; nothing of the run was written."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ScannedFile:
+    """What reading a file once, before loading it, tells: its identity and its size in rows."""
+
+    table: SnapshotTable
+    path: Path
+    checksum: str
+    rows_read: int
+    blank_lines: int
+
+
+@dataclasses.dataclass(frozen=True)
+class FileLoad:
+    table: str
+    snapshot_date: str
+    kind: str
+    file: str
+    checksum: str
+    rows_read: int
+    blank_lines: int
+    rows_loaded: int
+    status: str  # "loaded" or "already loaded"
+    load_id: int | None
+    seconds: float
+
+
+ProgressReporter = Callable[[str, int, float], None]
+
+
+def scan_file(table: SnapshotTable, path: Path) -> ScannedFile:
+    """Check the header and count the data rows while computing the file's SHA-256."""
+    expected_header = ",".join(table.columns)
+    try:
+        with path.open("rb") as handle:
+            header = handle.readline()
+            digest = hashlib.sha256(header)
+            found_header = header.rstrip(b"\r\n").decode("utf-8", errors="replace")
+            if found_header != expected_header:
+                raise SnapshotError(
+                    f"{table.name}: {path}: line 1: expected header {expected_header!r}, "
+                    f"found {found_header!r}"
+                )
+            newlines = 0
+            blank_lines = 0
+            previous_last_byte = b"\n"  # the header ended a line
+            last_byte = b"\n"
+            while chunk := handle.read(_CHUNK_BYTES):
+                digest.update(chunk)
+                newlines += chunk.count(b"\n")
+                blank_lines += len(_BLANK_LINE.findall(previous_last_byte + chunk))
+                previous_last_byte = last_byte = chunk[-1:]
+    except FileNotFoundError as error:
+        raise SnapshotError(f"{table.name}: {path}: file not found") from error
+    except IsADirectoryError as error:
+        raise SnapshotError(f"{table.name}: {path}: is a directory, not a file") from error
+    except OSError as error:
+        raise SnapshotError(f"{table.name}: {path}: cannot read: {error.strerror}") from error
+    data_lines = newlines + (0 if last_byte == b"\n" else 1)
+    return ScannedFile(
+        table=table,
+        path=path,
+        checksum=digest.hexdigest(),
+        rows_read=data_lines - blank_lines,
+        blank_lines=blank_lines,
+    )
+
+
+def resolve_files(
+    directory: Path, file_names: Mapping[str, str] | None = None
+) -> list[tuple[SnapshotTable, Path]]:
+    """The file to load for each snapshot table: DIR/<default name> unless a name is given."""
+    names = file_names or {}
+    unknown = set(names) - set(TABLES_BY_NAME)
+    if unknown:
+        raise SnapshotError(f"unknown snapshot table(s): {', '.join(sorted(unknown))}")
+    return [
+        (table, directory / names.get(table.name, table.default_file)) for table in SNAPSHOT_TABLES
+    ]
+
+
+def load_snapshots(
+    settings: Settings,
+    files: Sequence[tuple[SnapshotTable, Path]],
+    progress: ProgressReporter | None = None,
+    *,
+    snapshot_date: date | None = None,
+    kind: str = "full",
+) -> list[FileLoad]:
+    """Load the given files into `raw`, all or nothing, and report what each one contributed.
+
+    `snapshot_date` (default: today in UTC) is the day the files describe: for each id, staging
+    keeps the row of the latest snapshot date, so a late backfill never overrides newer data.
+    """
+    if kind not in KINDS:
+        raise SnapshotError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
+    day = snapshot_date or datetime.now(UTC).date()
+    report = progress or (lambda table, rows, seconds: None)
+    scanned = [scan_file(table, path) for table, path in files]
+    try:
+        with connect(settings) as warehouse:
+            ensure_raw_schema(warehouse)
+            with warehouse.transaction():
+                # Serializes concurrent loaders so load ids follow load order.
+                warehouse.lock(LOADS_TABLE)
+                return [_load_one(warehouse, file, day, kind, report) for file in scanned]
+    except WarehouseError as error:
+        raise SnapshotError(str(error)) from error
+
+
+def _load_one(
+    warehouse: Warehouse, file: ScannedFile, day: date, kind: str, report: ProgressReporter
+) -> FileLoad:
+    started = time.monotonic()
+    table = file.table
+    previous = warehouse.execute(
+        f"select load_id from {LOADS_TABLE} where table_name = ? and file_checksum = ?",
+        (table.name, file.checksum),
+    )
+    if previous:
+        (load_id,) = previous[0]
+        return FileLoad(
+            table.name, day.isoformat(), kind, str(file.path), file.checksum, file.rows_read,
+            file.blank_lines, 0, "already loaded", load_id, time.monotonic() - started,
+        )  # fmt: skip
+
+    (load_id,) = warehouse.execute(f"select coalesce(max(load_id), 0) + 1 from {LOADS_TABLE}")[0]
+    lineage = {
+        "_load_id": load_id,
+        "_snapshot_date": day.isoformat(),
+        "_source_file": str(file.path),
+        "_file_checksum": file.checksum,
+    }
+    try:
+        rows_loaded = warehouse.bulk_load_csv(
+            f"{RAW_SCHEMA}.{table.name}",
+            table.columns,
+            file.path,
+            lineage,
+            lambda rows: report(table.name, rows, time.monotonic() - started),
+        )
+    except WarehouseError as error:
+        raise SnapshotError(f"{table.name}: {file.path}: {error}") from error
+    if rows_loaded != file.rows_read:
+        raise SnapshotError(
+            f"{table.name}: {file.path}: read {file.rows_read} rows but the warehouse took "
+            f"{rows_loaded}; nothing was loaded"
+        )
+    warehouse.execute(
+        f"insert into {LOADS_TABLE} (load_id, table_name, snapshot_date, kind, source_file,"
+        " file_checksum, rows_read, blank_lines, rows_loaded, loaded_at)"
+        " values (?, ?, ?, ?, ?, ?, ?, ?, ?, current_timestamp)",
+        (
+            load_id,
+            table.name,
+            day,
+            kind,
+            str(file.path),
+            file.checksum,
+            file.rows_read,
+            file.blank_lines,
+            rows_loaded,
+        ),
+    )
+    seconds = time.monotonic() - started
+    report(table.name, rows_loaded, seconds)
+    return FileLoad(
+        table.name, day.isoformat(), kind, str(file.path), file.checksum, file.rows_read,
+        file.blank_lines, rows_loaded, "loaded", load_id, seconds,
+    )  # fmt: skip
+
+
+def ensure_raw_schema(warehouse: Warehouse) -> None:
+    """Create the raw schema, the load log and one text table per snapshot if missing."""
+    with warehouse.transaction():
+        warehouse.execute(f"create schema if not exists {RAW_SCHEMA}")
+        warehouse.execute(
+            f"create table if not exists {LOADS_TABLE} ("
+            " load_id bigint primary key,"
+            " table_name text not null,"
+            " snapshot_date date not null,"
+            f" kind text not null check (kind in {KINDS}),"
+            " source_file text not null,"
+            " file_checksum text not null,"
+            " rows_read bigint not null,"
+            " blank_lines bigint not null,"
+            " rows_loaded bigint not null,"
+            " loaded_at timestamp with time zone not null,"
+            " unique (table_name, file_checksum))"
+        )
+        for table in SNAPSHOT_TABLES:
+            data_columns = ", ".join(f"{column} text" for column in table.columns)
+            warehouse.execute(
+                f"create table if not exists {RAW_SCHEMA}.{table.name} ("
+                f"{data_columns}, {warehouse.LINEAGE_COLUMNS})"
+            )

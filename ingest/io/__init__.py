@@ -1,0 +1,1 @@
+"""Shared I/O: warehouse connections, lake storage and the Parquet codec."""

@@ -1,0 +1,177 @@
+"""Spread alerts: one `triggered` when a book goes above a threshold, one `resolved` when it
+comes back to or below it; and the sinks that receive them."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+from collections.abc import Iterable
+from decimal import Decimal
+from pathlib import Path
+
+from ingest.io.lake_storage import LocalLake, open_lake
+from ingest.spreads.monitor.quotes import Quote, format_decimal
+from ingest.spreads.monitor.records import SpreadRecord, utc_iso
+
+log = logging.getLogger(__name__)
+
+# The dbt project's thresholds seed (one `threshold_pct` column), so alerts and the spread
+# reports use the same levels.
+DEFAULT_THRESHOLDS = tuple(
+    Decimal(value)
+    for value in (Path(__file__).parents[3] / "seeds" / "spread_thresholds.csv")
+    .read_text()
+    .split()[1:]
+)
+TRIGGERED = "triggered"
+RESOLVED = "resolved"
+
+
+@dataclasses.dataclass(frozen=True)
+class AlertEvent:
+    book: str
+    threshold: Decimal
+    state: str
+    spread: Decimal
+    bid: Decimal
+    ask: Decimal
+    orderbook_timestamp: str
+
+    @property
+    def text(self) -> str:
+        spread, threshold = format_decimal(self.spread), str(self.threshold)
+        if self.state == TRIGGERED:
+            situation = f"spread {spread} % is above {threshold} %"
+        else:
+            situation = f"spread {spread} % is back at or below {threshold} %"
+        return (
+            f"{self.book} {situation} (bid {self.bid}, ask {self.ask}) "
+            f"at {self.orderbook_timestamp}"
+        )
+
+    def as_json(self) -> dict[str, str]:
+        """The body posted to webhooks and written to the alerts file; decimals as strings."""
+        return {
+            "book": self.book,
+            "threshold": str(self.threshold),
+            "state": self.state,
+            "spread": format_decimal(self.spread),
+            "bid": str(self.bid),
+            "ask": str(self.ask),
+            "orderbook_timestamp": self.orderbook_timestamp,
+            "text": self.text,
+        }
+
+
+class AlertTracker:
+    """Per book and threshold, whether the book is above it. Gap records change nothing: a second
+    without a usable quote neither opens nor closes an episode."""
+
+    def __init__(self, thresholds: Iterable[Decimal]) -> None:
+        self.thresholds = tuple(sorted(set(thresholds), reverse=True))
+        if any(threshold <= 0 for threshold in self.thresholds):
+            raise ValueError("thresholds must be greater than 0")
+        self._above: set[tuple[str, Decimal]] = set()
+
+    def observe(self, record: SpreadRecord) -> list[AlertEvent]:
+        """Events for one lake record, stamped with the second it stands for."""
+        if record.spread is None or record.bid is None or record.ask is None:
+            return []
+        return self._update(
+            record.book, record.spread, record.bid, record.ask, record.orderbook_timestamp
+        )
+
+    def observe_quote(self, quote: Quote) -> list[AlertEvent]:
+        """Events for one quote as it arrives, stamped with its arrival to the millisecond."""
+        return self._update(
+            quote.book,
+            quote.spread,
+            quote.bid,
+            quote.ask,
+            utc_iso(quote.observed_at, "milliseconds"),
+        )
+
+    def _update(
+        self, book: str, spread: Decimal, bid: Decimal, ask: Decimal, timestamp: str
+    ) -> list[AlertEvent]:
+        events = []
+        for threshold in self.thresholds:
+            key = (book, threshold)
+            above = spread > threshold
+            if above == (key in self._above):
+                continue
+            if above:
+                self._above.add(key)
+            else:
+                self._above.discard(key)
+            events.append(
+                AlertEvent(
+                    book=book,
+                    threshold=threshold,
+                    state=TRIGGERED if above else RESOLVED,
+                    spread=spread,
+                    bid=bid,
+                    ask=ask,
+                    orderbook_timestamp=timestamp,
+                )
+            )
+        return events
+
+
+def log_alert(event: AlertEvent) -> None:
+    level = logging.WARNING if event.state == TRIGGERED else logging.INFO
+    log.log(level, "ALERT %s: %s", event.state, event.text)
+
+
+class AlertFile:
+    """Appends alerts as JSON lines to `<lake>/alerts/date=YYYY-MM-DD/alerts.jsonl`, the date being
+    that of the observation.
+
+    Object storage cannot append: there the day's log is kept under `journal_dir` (seeded from
+    the lake the first time a day is touched, so a restart keeps earlier alerts) and the whole
+    log is published again after each alert. A failed upload is retried with the next alert and
+    on close.
+    """
+
+    def __init__(self, lake: str | Path, journal_dir: Path | None = None) -> None:
+        self.storage = open_lake(lake)
+        self.local = isinstance(self.storage, LocalLake)
+        if not self.local and journal_dir is None:
+            raise ValueError("an alert log on object storage needs a local journal folder")
+        self.folder = self.storage.path if self.local else journal_dir
+        self._seeded: set[str] = set()
+        self._unpublished: set[str] = set()
+
+    @staticmethod
+    def key_for(event: AlertEvent) -> str:
+        return f"alerts/date={event.orderbook_timestamp[:10]}/alerts.jsonl"
+
+    def path_for(self, event: AlertEvent) -> Path:
+        """The local file the event is appended to."""
+        return self.folder / self.key_for(event)
+
+    def write(self, event: AlertEvent) -> None:
+        key = self.key_for(event)
+        path = self.folder / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not self.local and key not in self._seeded:
+            if not path.exists() and self.storage.exists(key):
+                path.write_bytes(self.storage.read_bytes(key))
+            self._seeded.add(key)
+        line = json.dumps(event.as_json(), separators=(",", ":")) + "\n"
+        # One write of one short line in append mode: a reader sees whole lines only.
+        with path.open("a") as handle:
+            handle.write(line)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if not self.local:
+            self._unpublished.add(key)
+            self.publish_pending()
+
+    def publish_pending(self) -> None:
+        """Upload the day logs that changed since their last upload (object storage only)."""
+        for key in sorted(self._unpublished):
+            self.storage.publish_file(key, self.folder / key)
+            self._unpublished.discard(key)

@@ -1,0 +1,286 @@
+"""Window files in the lake: a journal flushed every second, published atomically per book.
+
+Layout (Hive-style partitions)::
+
+    <lake>/spreads/book=btc_mxn/date=2026-11-29/btc_mxn_20261129T101000Z.csv
+    <journal>/20261129T101000Z.partial   (the open window's journal)
+
+The journal is a local folder: `<lake>/spreads/_partial` for a lake on disk, and for a lake on
+object storage (which cannot append) `monitor_journal/<scheme>/<bucket>/<prefix>` unless given.
+Each second's rows are appended to the journal of the open window and flushed. When the window
+ends, each book's file is published atomically (see `ingest.io.lake_storage`), then the journal is
+deleted. A journal left by a crash is published on the next start if its window has
+ended, or appended to if the window is still open. Publishing merges with a file already in
+place and keeps one row per second, so recovery never duplicates rows.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import csv
+import fcntl
+import io
+import logging
+import os
+import tempfile
+from collections import defaultdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO
+
+import duckdb
+
+from ingest.io.lake_storage import fsync_dir, is_object_store, open_lake
+from ingest.spreads.monitor.records import COLUMNS, SpreadRecord
+
+log = logging.getLogger(__name__)
+
+FORMATS = ("csv", "parquet")
+SECONDS_PER_DAY = 86_400
+JOURNAL_SUFFIX = ".partial"
+
+# Exact decimals in Parquet: prices keep 18 decimal places, spreads the ten they are computed to.
+PARQUET_SELECT = """
+select
+    orderbook_timestamp,
+    book,
+    cast(bid as decimal(38, 18)) as bid,
+    cast(ask as decimal(38, 18)) as ask,
+    cast(spread as decimal(38, 10)) as spread,
+    observed_at,
+    cast(quote_age_ms as bigint) as quote_age_ms,
+    cast(sequence as bigint) as sequence,
+    source,
+    cast(is_gap as boolean) as is_gap,
+    gap_reason,
+from read_csv('{path}', header = true, all_varchar = true, hive_partitioning = false)
+order by orderbook_timestamp
+"""
+
+
+class LakeBusy(RuntimeError):
+    """Another monitor holds the lake's spreads journal."""
+
+
+def window_start(second: int, window_seconds: int) -> int:
+    return second - second % window_seconds
+
+
+def _stamp(epoch_seconds: int) -> str:
+    return datetime.fromtimestamp(epoch_seconds, UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+def _start_from_stamp(stamp: str) -> int:
+    return int(datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC).timestamp())
+
+
+def window_key(book: str, start: int, fmt: str) -> str:
+    """Where under the lake the window starting at epoch second `start` of `book` is published."""
+    date = datetime.fromtimestamp(start, UTC).date().isoformat()
+    return f"spreads/book={book}/date={date}/{book}_{_stamp(start)}.{fmt}"
+
+
+def default_journal_dir(lake: str | Path) -> Path:
+    lake = str(lake)
+    if is_object_store(lake):
+        return Path("monitor_journal") / lake.rstrip("/").replace("://", "/", 1)
+    return Path(lake) / "spreads" / "_partial"
+
+
+def _csv_text(rows: list[list[str]], header: bool) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    if header:
+        writer.writerow(COLUMNS)
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def _csv_rows(text: str) -> list[list[str]]:
+    """Rows of a journal or a published CSV file as strings; a torn or foreign line is skipped."""
+    return [
+        row
+        for row in csv.reader(io.StringIO(text, newline=""))
+        if len(row) == len(COLUMNS) and row[0] != COLUMNS[0]
+    ]
+
+
+def _field(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _sql_path(path: Path) -> str:
+    return str(path).replace("'", "''")
+
+
+def _parquet_rows(content: bytes, connection: duckdb.DuckDBPyConnection, scratch: Path) -> list:
+    path = scratch / "published.parquet"
+    path.write_bytes(content)
+    rows = connection.execute(
+        f"select * from read_parquet('{_sql_path(path)}', hive_partitioning = false)"
+    ).fetchall()
+    return [[_field(value) for value in row] for row in rows if len(row) == len(COLUMNS)]
+
+
+def _encoded(
+    rows: list[list[str]], connection: duckdb.DuckDBPyConnection | None, scratch: Path
+) -> bytes:
+    """The window file's content: CSV text, or Parquet with exact decimals."""
+    text = _csv_text(rows, header=True)
+    if connection is None:
+        return text.encode()
+    staging = scratch / "window.csv"
+    encoded = scratch / "window.parquet"
+    staging.write_text(text)
+    select = PARQUET_SELECT.format(path=_sql_path(staging))
+    connection.execute(f"copy ({select}) to '{_sql_path(encoded)}' (format parquet)")
+    return encoded.read_bytes()
+
+
+def _drop_torn_tail(journal: Path) -> None:
+    """Cut a last line that a crash left without its newline, so appends start on a fresh line."""
+    with journal.open("rb+") as handle:
+        data = handle.read()
+        if data and not data.endswith(b"\n"):
+            handle.truncate(data.rfind(b"\n") + 1)
+
+
+class LakeWriter:
+    """Writes one file per book per window under `<lake>/spreads/`.
+
+    `write` is called once per second with that second's records; it appends them to the
+    journal and flushes. Finished windows are published on a background thread so a slow
+    disk, an upload or a Parquet encode never delays the next second.
+    """
+
+    def __init__(
+        self, lake: str | Path, window_seconds: int, fmt: str, journal_dir: Path | None = None
+    ) -> None:
+        if fmt not in FORMATS:
+            raise ValueError(f"format must be one of {', '.join(FORMATS)}")
+        self.storage = open_lake(lake)
+        self.window_seconds = window_seconds
+        self.fmt = fmt
+        self.journal_dir = journal_dir or default_journal_dir(lake)
+        # Locations (paths or URLs) of the files published, in order.
+        self.published: list[str] = []
+        self.records_written = 0
+        self._lock_file: IO[str] | None = None
+        self._journal: IO[str] | None = None
+        self._journal_start: int | None = None
+        self._publisher = concurrent.futures.ThreadPoolExecutor(1, "lake-publisher")
+        self._pending: list[concurrent.futures.Future[None]] = []
+
+    def open(self, now_second: int) -> int:
+        """Take the lake's lock and publish journals of windows that ended before `now_second`;
+        returns how many such windows were recovered."""
+        self.storage.check()
+        self.journal_dir.mkdir(parents=True, exist_ok=True)
+        lock_file = (self.journal_dir / ".lock").open("a")
+        try:
+            fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as error:
+            lock_file.close()
+            raise LakeBusy(
+                f"another monitor is writing spreads to {self.storage.root}"
+                f" (its journal {self.journal_dir} is locked)"
+            ) from error
+        self._lock_file = lock_file
+        recovered = 0
+        current = window_start(now_second, self.window_seconds)
+        for journal in sorted(self.journal_dir.glob(f"*{JOURNAL_SUFFIX}")):
+            _drop_torn_tail(journal)
+            if _start_from_stamp(journal.stem) < current:
+                log.info("recovering unpublished window %s", journal.name)
+                self._publish(journal)
+                recovered += 1
+            else:
+                # Reopened now, so it is published when its window ends even if the first
+                # second written falls in the next window.
+                self._rotate(current)
+        return recovered
+
+    def write(self, second: int, records: list[SpreadRecord]) -> None:
+        start = window_start(second, self.window_seconds)
+        if self._journal is None or start != self._journal_start:
+            self._rotate(start)
+        assert self._journal is not None
+        self._journal.write(_csv_text([record.as_row() for record in records], header=False))
+        self._journal.flush()
+        os.fsync(self._journal.fileno())
+        self.records_written += len(records)
+
+    def close(self) -> None:
+        """Publish the open window (partial or not) and wait for every publication."""
+        self._rotate(None)
+        for future in self._pending:
+            future.result()
+        self._publisher.shutdown()
+        if self._lock_file is not None:
+            self._lock_file.close()
+            self._lock_file = None
+
+    def _rotate(self, new_start: int | None) -> None:
+        if self._journal is not None and self._journal_start is not None:
+            self._journal.close()
+            journal = self._journal_path(self._journal_start)
+            self._pending = [future for future in self._pending if not future.done()]
+            self._pending.append(self._publisher.submit(self._publish_logged, journal))
+        self._journal = None
+        self._journal_start = new_start
+        if new_start is not None:
+            path = self._journal_path(new_start)
+            self._journal = path.open("a", newline="")
+            if self._journal.tell() == 0:
+                self._journal.write(_csv_text([], header=True))
+
+    def _journal_path(self, start: int) -> Path:
+        return self.journal_dir / f"{_stamp(start)}{JOURNAL_SUFFIX}"
+
+    def _publish_logged(self, journal: Path) -> None:
+        try:
+            self._publish(journal)
+        except (OSError, duckdb.Error) as error:
+            # The journal stays; the next start publishes it.
+            log.error("could not publish %s, kept for the next start: %s", journal, error)
+
+    def _publish(self, journal: Path) -> None:
+        start = _start_from_stamp(journal.stem)
+        # Parquet goes through one in-memory DuckDB per window; opening one per file costs more
+        # than the write.
+        parquet = duckdb.connect() if self.fmt == "parquet" else None
+        with (
+            parquet or contextlib.nullcontext() as connection,
+            tempfile.TemporaryDirectory(prefix="lake-window-") as scratch_dir,
+        ):
+            scratch = Path(scratch_dir)
+            by_book: dict[str, list[list[str]]] = defaultdict(list)
+            for row in _csv_rows(journal.read_text()):
+                by_book[row[1]].append(row)
+            for book, rows in by_book.items():
+                key = window_key(book, start, self.fmt)
+                merged: dict[str, list[str]] = {}
+                if self.storage.exists(key):
+                    for row in self._published_rows(key, connection, scratch):
+                        merged.setdefault(row[0], row)
+                for row in rows:
+                    merged.setdefault(row[0], row)
+                ordered = [merged[second] for second in sorted(merged)]
+                self.storage.publish(key, _encoded(ordered, connection, scratch))
+                self.published.append(self.storage.location(key))
+        journal.unlink()
+        with contextlib.suppress(OSError):
+            fsync_dir(self.journal_dir)
+
+    def _published_rows(
+        self, key: str, connection: duckdb.DuckDBPyConnection | None, scratch: Path
+    ) -> list[list[str]]:
+        content = self.storage.read_bytes(key)
+        if connection is None:
+            return _csv_rows(content.decode())
+        return _parquet_rows(content, connection, scratch)

@@ -1,0 +1,111 @@
+import json
+from decimal import Decimal
+
+import pytest
+
+from ingest.spreads.monitor.alerts import DEFAULT_THRESHOLDS, AlertFile, AlertTracker
+from ingest.spreads.monitor.records import SpreadRecord
+
+from .conftest import T0
+
+
+def observation(second, spread, bid="100", ask="101"):
+    return SpreadRecord(
+        T0 + second, "btc_mxn", "rest", bid=Decimal(bid), ask=Decimal(ask), spread=Decimal(spread)
+    )
+
+
+def gap(second):
+    return SpreadRecord(T0 + second, "btc_mxn", "rest", gap_reason="ticker request failed")
+
+
+def states(tracker, records):
+    return [
+        (record.second - T0, event.state, str(event.threshold))
+        for record in records
+        for event in tracker.observe(record)
+    ]
+
+
+def test_one_alert_per_episode_not_per_second():
+    tracker = AlertTracker(DEFAULT_THRESHOLDS)
+    spreads = ["0.05", "0.3", "0.3", "0.7", "1.2", "1.5", "0.3", "0.3", "0.05", "0.05"]
+    assert states(tracker, [observation(i, s) for i, s in enumerate(spreads)]) == [
+        (1, "triggered", "0.1"),
+        (3, "triggered", "0.5"),
+        (4, "triggered", "1.0"),
+        (6, "resolved", "1.0"),
+        (6, "resolved", "0.5"),
+        (8, "resolved", "0.1"),
+    ]
+
+
+def test_a_spread_equal_to_the_threshold_is_not_above_it():
+    tracker = AlertTracker([Decimal("0.5")])
+    assert states(tracker, [observation(0, "0.5"), observation(1, "0.5000000001")]) == [
+        (1, "triggered", "0.5")
+    ]
+    assert states(tracker, [observation(2, "0.5")]) == [(2, "resolved", "0.5")]
+
+
+def test_gaps_neither_open_nor_close_an_episode():
+    tracker = AlertTracker([Decimal("0.1")])
+    records = [observation(0, "0.2"), gap(1), gap(2), observation(3, "0.2"), gap(4)]
+    assert states(tracker, records) == [(0, "triggered", "0.1")]
+
+
+def test_books_and_thresholds_have_their_own_episodes():
+    tracker = AlertTracker([Decimal("0.1"), Decimal("0.1"), Decimal("2")])
+    other = SpreadRecord(T0, "usd_mxn", "rest", Decimal("1"), Decimal("2"), Decimal("50"))
+    events = tracker.observe(observation(0, "0.2")) + tracker.observe(other)
+    assert [(e.book, str(e.threshold)) for e in events] == [
+        ("btc_mxn", "0.1"),
+        ("usd_mxn", "2"),
+        ("usd_mxn", "0.1"),
+    ]
+
+
+def test_threshold_must_be_positive():
+    with pytest.raises(ValueError):
+        AlertTracker([Decimal("0")])
+
+
+def test_alert_body_has_the_fields_and_a_readable_text(tmp_path):
+    [event] = AlertTracker([Decimal("1.0")]).observe(
+        observation(26, "1.2345", bid="1481500", ask="1500000")
+    )
+    assert event.as_json() == {
+        "book": "btc_mxn",
+        "threshold": "1.0",
+        "state": "triggered",
+        "spread": "1.2345",
+        "bid": "1481500",
+        "ask": "1500000",
+        "orderbook_timestamp": "2026-11-29T10:00:26+00:00",
+        "text": "btc_mxn spread 1.2345 % is above 1.0 % (bid 1481500, ask 1500000) "
+        "at 2026-11-29T10:00:26+00:00",
+    }
+    sink = AlertFile(tmp_path)
+    sink.write(event)
+    assert sink.path_for(event) == tmp_path / "alerts/date=2026-11-29/alerts.jsonl"
+
+
+def test_the_alert_log_on_object_storage_survives_a_restart_without_the_journal(s3_lake, tmp_path):
+    import s3fs
+
+    first, second = AlertTracker([Decimal("1.0")]).observe(
+        observation(26, "1.2345", bid="1481500", ask="1500000")
+    ) + AlertTracker([Decimal("1.0")]).observe(observation(27, "1.5", bid="1477500", ask="1500000"))
+    AlertFile(s3_lake, tmp_path / "journal-1").write(first)
+    # A new host or a wiped journal folder: the day's log is taken from the lake first.
+    restarted = AlertFile(s3_lake, tmp_path / "journal-2")
+    restarted.write(second)
+    key = "alerts/date=2026-11-29/alerts.jsonl"
+    content = s3fs.S3FileSystem(skip_instance_cache=True).cat_file(
+        f"{s3_lake.removeprefix('s3://')}/{key}"
+    )
+    assert [json.loads(line)["spread"] for line in content.decode().splitlines()] == [
+        "1.2345",
+        "1.5",
+    ]
+    assert restarted.path_for(second).read_bytes() == content
