@@ -27,10 +27,11 @@ from bitso_sandbox.local_bitso.catalog import BOOKS
 from ingest.spreads.monitor.bitso_rest import BitsoRestClient
 from ingest.spreads.monitor.budget import RequestBudget
 from ingest.spreads.monitor.clock import SystemClock
+from ingest.spreads.monitor.plan import DEPTHS
 from ingest.spreads.monitor.quotes import QuoteBoard
 from ingest.spreads.monitor.runner import MonitorOptions, run_monitor
 from ingest.spreads.monitor.webhooks import WebhookNotifier
-from ingest.spreads.monitor.ws_source import DEPTHS, WsSource
+from ingest.spreads.monitor.ws_source import WsSource
 
 
 def alerting_script() -> dict:

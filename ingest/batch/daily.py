@@ -8,14 +8,11 @@ days, converges to the same tables.
 from __future__ import annotations
 
 import dataclasses
-import os
-import shutil
-import subprocess
-import sys
 from datetime import date
 from pathlib import Path
 
 from ingest.batch import export, snapshots
+from ingest.batch.dbt import run_dbt
 from ingest.io.warehouse import WarehouseError
 from ingest.settings import Settings
 
@@ -49,7 +46,6 @@ def run_day(
     day: date,
     *,
     kind: str = "full",
-    project_dir: Path | None = None,
     full_refresh: bool = False,
     file_format: str = "csv",
 ) -> DailyRun:
@@ -63,49 +59,17 @@ def run_day(
     except snapshots.SnapshotError as error:
         raise DailyRunError("load", f"{error} (nothing was loaded)") from error
 
-    project = project_dir or Path.cwd()
-    build_command = [
-        _dbt_executable(),
-        "build",
-        *PRODUCTION_BUILD_FLAGS,
-        "--project-dir",
-        str(project),
-    ]
-    if "DBT_PROFILES_DIR" not in os.environ and (project / "profiles.yml").exists():
-        build_command += ["--profiles-dir", str(project)]
+    build_args = ["build", *PRODUCTION_BUILD_FLAGS]
     if full_refresh:
-        build_command.append("--full-refresh")
-    returncode, failures = _run_dbt(build_command)
-    if returncode != 0:
-        detail = "; ".join(failures[-5:]) or f"dbt build exited with {returncode}"
-        raise DailyRunError("build", f"{detail} (the load is kept, nothing was exported)")
+        build_args.append("--full-refresh")
+    outcome = run_dbt(settings, *build_args)
+    if not outcome.succeeded:
+        raise DailyRunError(
+            "build", f"{outcome.explanation()} (the load is kept, nothing was exported)"
+        )
 
     try:
         exported = export.export_marts(settings, file_format)
     except (export.ExportError, WarehouseError, OSError) as error:
         raise DailyRunError("export", f"{error}; the previous export is still published") from error
     return DailyRun(day, loads, exported)
-
-
-def _run_dbt(command: list[str]) -> tuple[int, list[str]]:
-    """Run dbt, relaying its progress to stderr (stdout carries only the command's result);
-    returns its exit code and the lines that report a failure."""
-    failures = []
-    with subprocess.Popen(
-        command,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "DBT_USE_COLORS": "false"},
-    ) as process:
-        for line in process.stdout:
-            sys.stderr.write(line)
-            if " ERROR " in line or " FAIL " in line or "Encountered an error" in line:
-                failures.append(line.strip())
-    return process.returncode, failures
-
-
-def _dbt_executable() -> str:
-    """The dbt installed beside this Python, so a cron job needs no PATH set-up."""
-    beside_python = Path(sys.executable).parent / "dbt"
-    return str(beside_python) if beside_python.exists() else (shutil.which("dbt") or "dbt")

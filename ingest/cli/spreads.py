@@ -1,36 +1,290 @@
-"""The `lake-load` and `report` commands of the spread analysis; the logic is in `lake_load` and
-`report`."""
+"""The spread half's commands: `spreads` (the live monitor), `lake-load` and `report`."""
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import re
+import signal
+import threading
 from collections import Counter
+from collections.abc import Iterator
 from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import click
 
-from ingest.io.warehouse import WarehouseError, describe
-from ingest.settings import TARGETS, Settings
-from ingest.spreads import lake_load, report
+from ingest.cli.options import RunFailed, failures_exit, format_option, lake_option, target_option
+from ingest.settings import Settings
+from ingest.spreads.monitor.plan import ALERT_TIMINGS, DEPTHS, SOURCES, MonitorPlan, window_problem
 
-_lake_option = click.option(
-    "--lake",
-    envvar="BITSO_LAKE",
-    show_envvar=True,
-    help="Data lake root, a folder or an s3:// URL.  [default: bucket]",
+log = logging.getLogger(__name__)
+
+BOOK_NAME = re.compile(r"^[a-z0-9]+_[a-z0-9]+$")
+# The report's default period, in hours.
+DEFAULT_REPORT_HOURS = 24
+
+
+@contextlib.contextmanager
+def stop_on_signals(stop: threading.Event) -> Iterator[None]:
+    """SIGINT and SIGTERM set `stop` (the run then closes its window) instead of killing."""
+
+    def handle(signum: int, _frame: object) -> None:
+        log.info("%s received: closing the current window", signal.Signals(signum).name)
+        stop.set()
+
+    previous = {signum: signal.signal(signum, handle) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _books(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[str, ...]:
+    books = tuple(dict.fromkeys(name.strip() for name in value.split(",") if name.strip()))
+    if not books:
+        raise click.BadParameter("give at least one book, e.g. btc_mxn")
+    for book in books:
+        if not BOOK_NAME.match(book):
+            raise click.BadParameter(f"{book!r} is not a book name like btc_mxn (lower case)")
+    return books
+
+
+def _window(_ctx: click.Context, _param: click.Parameter, value: str) -> int:
+    try:
+        seconds = Decimal(value)
+    except InvalidOperation:
+        seconds = Decimal("NaN")
+    if not seconds.is_finite() or seconds != seconds.to_integral_value() or seconds <= 0:
+        raise click.BadParameter(f"{value!r} is not a whole, positive number of seconds")
+    if (problem := window_problem(int(seconds))) is not None:
+        raise click.BadParameter(problem)
+    return int(seconds)
+
+
+def _thresholds(
+    _ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]
+) -> tuple[Decimal, ...] | None:
+    thresholds = []
+    for value in values:
+        try:
+            threshold = Decimal(value)
+        except InvalidOperation:
+            threshold = Decimal("NaN")
+        if not threshold.is_finite() or threshold <= 0:
+            raise click.BadParameter(f"{value!r} is not a percentage greater than 0")
+        thresholds.append(threshold)
+    return tuple(thresholds) or None
+
+
+def _check_urls(settings: Settings) -> None:
+    """The URLs may come from the environment: check them as if they were flags."""
+    from ingest.spreads.monitor.webhooks import check_webhook_url
+
+    ws = urlsplit(settings.ws_url)
+    if ws.scheme not in ("ws", "wss") or not ws.hostname:
+        raise click.BadParameter(
+            f"{settings.ws_url!r} is not a ws:// or wss:// URL", param_hint="--ws-url"
+        )
+    for url in settings.webhooks:
+        if (reason := check_webhook_url(url)) is not None:
+            raise click.BadParameter(reason, param_hint="--webhook")
+
+
+def _utc_timestamp(_ctx, _param, value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as error:
+        raise click.BadParameter(f"not an ISO-8601 timestamp: {value!r}") from error
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+@click.command("spreads")
+@click.option(
+    "--source",
+    type=click.Choice(SOURCES),
+    default="ws",
+    show_default=True,
+    help="Where quotes come from: ws streams Bitso's WebSocket API; rest polls GET /v3/ticker/ "
+    "within the request budget.",
 )
-_target_option = click.option(
-    "--target",
-    type=click.Choice(TARGETS),
-    envvar="BITSO_TARGET",
-    show_envvar=True,
-    help="Warehouse engine.  [default: duckdb]",
+@click.option(
+    "--ws-url",
+    help="URL of Bitso's WebSocket API.  [env: BITSO_WS_URL; default: wss://ws.bitso.com]",
 )
+@click.option(
+    "--depth",
+    type=click.Choice(DEPTHS),
+    default="top",
+    show_default=True,
+    help="With ws: top reads the orders channel (top 20 per side); book keeps full books from "
+    "diff-orders and REST snapshots joined by sequence.",
+)
+@click.option(
+    "--ws-timeout",
+    type=click.FloatRange(0, min_open=True),
+    default=30.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="With ws: a connection without any frame this long is dead and replaced (Bitso sends a "
+    "keep-alive every 20 s).",
+)
+@click.option(
+    "--rest-fallback",
+    is_flag=True,
+    help="With ws: while the WebSocket is down, poll REST within the request budget instead of "
+    "recording gaps.",
+)
+@click.option(
+    "--alert-timing",
+    type=click.Choice(ALERT_TIMINGS),
+    default="second",
+    show_default=True,
+    help="second: alerts come from the one-second lake records (the alert log matches the lake); "
+    "message: from every quote as it arrives.",
+)
+@click.option(
+    "--books",
+    default="btc_mxn,usd_mxn",
+    show_default=True,
+    callback=_books,
+    help="Comma-separated books to monitor; each must be in /v3/available_books.",
+)
+@click.option(
+    "--api-url",
+    help="Base URL of Bitso's REST API.  [env: BITSO_API_URL; default: https://api.bitso.com]",
+)
+@lake_option
+@click.option(
+    "--journal-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Local folder journaling the open window (and, for an s3:// lake, the alert log).  "
+    "[env: BITSO_JOURNAL_DIR; default: <lake>/spreads/_partial, or "
+    "monitor_journal/<bucket>/<prefix> for s3://]",
+)
+@click.option(
+    "--window",
+    "window_seconds",
+    default="600",
+    show_default=True,
+    callback=_window,
+    metavar="SECONDS",
+    help="Seconds per lake file; must divide a day evenly.",
+)
+@format_option("Lake file format.")
+@click.option(
+    "--threshold",
+    "thresholds",
+    multiple=True,
+    callback=_thresholds,
+    metavar="PCT",
+    help="Alert when a spread is strictly above PCT percent; repeatable.  [default: the dbt "
+    "project's seeds/spread_thresholds.csv, else 1.0, 0.5, 0.1]",
+)
+@click.option(
+    "--webhook",
+    "webhooks",
+    multiple=True,
+    metavar="URL",
+    help="POST each alert as JSON to URL (Slack-style `text` included); repeatable.  "
+    "[env: BITSO_WEBHOOKS, whitespace-separated] URLs are secrets and never logged.",
+)
+@click.option(
+    "--request-budget",
+    type=click.IntRange(1, 60),
+    default=50,
+    show_default=True,
+    help="Most REST requests per minute (Bitso locks an IP out above 60).",
+)
+@click.option(
+    "--duration",
+    type=click.IntRange(1),
+    metavar="SECONDS",
+    help="Record this many seconds, then stop cleanly.  [default: run until SIGINT or SIGTERM]",
+)
+@click.option(
+    "--project-dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="The dbt project whose thresholds seed gives the default thresholds.  "
+    "[env: DBT_PROJECT_DIR; default: the current folder]",
+)
+@click.pass_obj
+def spreads_command(
+    settings: Settings,
+    source: str,
+    ws_url: str | None,
+    depth: str,
+    ws_timeout: float,
+    rest_fallback: bool,
+    alert_timing: str,
+    books: tuple[str, ...],
+    api_url: str | None,
+    lake: str | None,
+    journal_dir: Path | None,
+    window_seconds: int,
+    file_format: str,
+    thresholds: tuple[Decimal, ...] | None,
+    webhooks: tuple[str, ...],
+    request_budget: int,
+    duration: int | None,
+    project_dir: Path | None,
+) -> None:
+    """Record every book's bid-ask spread once a second into the lake and alert on thresholds."""
+    if source == "rest":
+        for flag, given in (("--depth", depth != "top"), ("--rest-fallback", rest_fallback)):
+            if given:
+                raise click.UsageError(f"{flag} needs --source ws")
+    settings = settings.replace(
+        api_url=api_url,
+        ws_url=ws_url,
+        lake=lake,
+        journal_dir=journal_dir,
+        webhooks=webhooks or None,
+        project_dir=project_dir,
+    )
+    _check_urls(settings)
+    plan = MonitorPlan(
+        books=books,
+        source=source,
+        depth=depth,
+        ws_timeout=ws_timeout,
+        rest_fallback=rest_fallback,
+        alert_timing=alert_timing,
+        window_seconds=window_seconds,
+        fmt=file_format,
+        thresholds=thresholds,
+        request_budget=request_budget,
+        duration=duration,
+    )
+
+    from ingest.spreads.monitor.alerts import ThresholdsError
+    from ingest.spreads.monitor.lake import LakeBusy
+    from ingest.spreads.monitor.wiring import MonitorSetupError, UnknownBooks, build_monitor
+
+    try:
+        monitor = build_monitor(settings, plan)
+    except UnknownBooks as error:
+        raise click.BadParameter(str(error), param_hint="--books") from error
+    except (MonitorSetupError, ThresholdsError) as error:
+        raise RunFailed(str(error)) from error
+    stop = threading.Event()
+    with failures_exit(LakeBusy), stop_on_signals(stop):
+        try:
+            summary = monitor.run(stop)
+        except OSError as error:
+            # Seconds already journaled stay in the journal and are published on the next start.
+            raise RunFailed(f"cannot write to the lake {settings.lake}: {error}") from error
+    click.echo(monitor.summary_line(summary))
 
 
 @click.command("lake-load")
-@_lake_option
-@_target_option
+@lake_option
+@target_option
 @click.pass_obj
 def lake_load_command(settings: Settings, lake: str | None, target: str | None) -> None:
     """Copy the spread monitor's new or changed lake files into PostgreSQL's raw schema.
@@ -43,12 +297,14 @@ def lake_load_command(settings: Settings, lake: str | None, target: str | None) 
     if settings.target == "duckdb":
         click.echo("nothing to load: dbt on DuckDB reads the lake files in place")
         return
-    try:
-        outcomes = lake_load.load_lake(settings, settings.lake)
-    except WarehouseError as error:
-        raise click.ClickException(str(error)) from error
-    except OSError as error:
-        raise click.ClickException(f"cannot list the lake {settings.lake}: {error}") from error
+    from ingest.io.warehouse import WarehouseError, describe
+    from ingest.spreads import lake_load
+
+    with failures_exit(WarehouseError):
+        try:
+            outcomes = lake_load.load_lake(settings, settings.lake)
+        except OSError as error:
+            raise RunFailed(f"cannot list the lake {settings.lake}: {error}") from error
     counts = Counter(outcome.status for outcome in outcomes)
     rows = sum(outcome.rows for outcome in outcomes)
     click.echo(
@@ -56,16 +312,6 @@ def lake_load_command(settings: Settings, lake: str | None, target: str | None) 
         f"({rows:,} rows), {counts[lake_load.UNCHANGED]} unchanged, "
         f"{counts[lake_load.SKIPPED]} skipped, into {describe(settings)}"
     )
-
-
-def _utc_timestamp(_ctx, _param, value: str | None) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError as error:
-        raise click.BadParameter(f"not an ISO-8601 timestamp: {value!r}") from error
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
 @click.command("report")
@@ -86,11 +332,11 @@ def _utc_timestamp(_ctx, _param, value: str | None) -> datetime | None:
 @click.option(
     "--hours",
     type=click.IntRange(min=1),
-    default=report.DEFAULT_HOURS,
+    default=DEFAULT_REPORT_HOURS,
     show_default=True,
     help="Length of the period.",
 )
-@_target_option
+@target_option
 @click.pass_obj
 def report_command(
     settings: Settings,
@@ -105,14 +351,18 @@ def report_command(
     Writes a self-contained HTML page and a PNG per book, from the spread models of the
     warehouse (run `dbt build` first).
     """
+    from ingest.io.warehouse import WarehouseError
+    from ingest.spreads import report
+
     settings = settings.replace(target=target)
-    try:
+    with failures_exit(report.ReportError, WarehouseError):
         reports = report.build_reports(settings, output, books=books, end=end, hours=hours)
-    except (report.ReportError, WarehouseError) as error:
-        raise click.ClickException(str(error)) from error
     for book_report in reports:
         click.echo(
             f"{book_report.book}: {len(book_report.series):,} seconds, "
             f"{len(book_report.episodes)} episodes, {len(book_report.gaps)} gaps  "
             f"{book_report.html_path}"
         )
+
+
+COMMANDS = (spreads_command, lake_load_command, report_command)

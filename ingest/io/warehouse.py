@@ -8,7 +8,6 @@ from __future__ import annotations
 import abc
 import contextlib
 import io
-import os
 import re
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -17,7 +16,7 @@ from typing import Any, BinaryIO
 import duckdb
 import psycopg2
 
-from ingest.settings import Settings
+from ingest.settings import PostgresSettings, Settings
 
 ProgressCallback = Callable[[int], None]
 _PROGRESS_EVERY_BYTES = 8 * 1024 * 1024
@@ -150,15 +149,19 @@ class PostgresWarehouse(Warehouse):
         " _loaded_at timestamp with time zone not null default current_timestamp"
     )
 
-    def __init__(self) -> None:
+    def __init__(self, server: PostgresSettings) -> None:
         try:
-            # libpq reads PGHOST, PGPORT, PGUSER and PGPASSWORD; the database defaults as in dbt.
             self._connection = psycopg2.connect(
-                "", dbname=postgres_database(), options="-c TimeZone=UTC"
+                host=server.host,
+                port=server.port,
+                user=server.user,
+                password=server.password or None,
+                dbname=server.database,
+                options="-c TimeZone=UTC",
             )
         except psycopg2.Error as error:
             message = str(error).strip().splitlines()[0]
-            raise WarehouseError(f"cannot connect to {postgres_location()}: {message}") from error
+            raise WarehouseError(f"cannot connect to {server.location}: {message}") from error
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
         with self._connection.cursor() as cursor:
@@ -296,22 +299,11 @@ def _postgres_copy_error(error: psycopg2.Error) -> str:
     return f"line {match.group(1)}: {message}" if match else message
 
 
-def postgres_location() -> str:
-    """Where the PG* variables point, without credentials."""
-    host = os.environ.get("PGHOST", "localhost")
-    port = os.environ.get("PGPORT", "5432")
-    return f"postgres://{host}:{port}/{postgres_database()}"
-
-
-def postgres_database() -> str:
-    return os.environ.get("PGDATABASE") or "bitso"
-
-
 def describe(settings: Settings) -> str:
     """A human-readable name of the configured warehouse, without credentials."""
     if settings.target == "duckdb":
         return f"duckdb:{settings.duckdb_path}"
-    return postgres_location()
+    return settings.postgres.location
 
 
 @contextlib.contextmanager
@@ -319,7 +311,7 @@ def connect(settings: Settings) -> Iterator[Warehouse]:
     warehouse: Warehouse = (
         DuckDBWarehouse(Path(settings.duckdb_path))
         if settings.target == "duckdb"
-        else PostgresWarehouse()
+        else PostgresWarehouse(settings.postgres)
     )
     try:
         yield warehouse

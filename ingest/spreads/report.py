@@ -25,7 +25,6 @@ from ingest.io.warehouse import Warehouse, connect
 from ingest.settings import Settings
 from ingest.spreads.monitor.quotes import format_decimal
 
-DEFAULT_HOURS = 24
 ONE_SECOND = timedelta(seconds=1)
 
 
@@ -79,9 +78,10 @@ class BookReport:
 def build_reports(
     settings: Settings,
     output: Path,
+    *,
+    hours: int,
     books: tuple[str, ...] = (),
     end: datetime | None = None,
-    hours: int = DEFAULT_HOURS,
 ) -> list[BookReport]:
     """Read the period (`hours` up to `end`, by default up to the newest observation) from the
     warehouse and write each book's PNG and HTML page into `output`."""

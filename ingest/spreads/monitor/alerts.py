@@ -3,6 +3,7 @@ comes back to or below it; and the sinks that receive them."""
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import json
 import logging
@@ -17,16 +18,33 @@ from ingest.spreads.monitor.records import SpreadRecord, utc_iso
 
 log = logging.getLogger(__name__)
 
-# The dbt project's thresholds seed (one `threshold_pct` column), so alerts and the spread
-# reports use the same levels.
-DEFAULT_THRESHOLDS = tuple(
-    Decimal(value)
-    for value in (Path(__file__).parents[3] / "seeds" / "spread_thresholds.csv")
-    .read_text()
-    .split()[1:]
-)
+# Used when the dbt project's thresholds seed is not at hand (an installed command run outside
+# the project); a test keeps them equal to the seed.
+DEFAULT_THRESHOLDS = (Decimal("1.0"), Decimal("0.5"), Decimal("0.1"))
+THRESHOLDS_SEED = Path("seeds") / "spread_thresholds.csv"
 TRIGGERED = "triggered"
 RESOLVED = "resolved"
+
+
+class ThresholdsError(ValueError):
+    """The thresholds seed cannot be read as positive percentages."""
+
+
+def project_thresholds(project_dir: Path) -> tuple[Decimal, ...]:
+    """The dbt project's thresholds seed (one `threshold_pct` column), so that alerts and the
+    spread reports use the same levels; the built-in defaults outside a project."""
+    seed = project_dir / THRESHOLDS_SEED
+    if not seed.is_file():
+        return DEFAULT_THRESHOLDS
+    with seed.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    try:
+        thresholds = tuple(Decimal(row["threshold_pct"]) for row in rows)
+    except (KeyError, ArithmeticError) as error:
+        raise ThresholdsError(f"{seed}: not a threshold_pct column of numbers ({error})") from error
+    if not thresholds or not all(value.is_finite() and value > 0 for value in thresholds):
+        raise ThresholdsError(f"{seed}: thresholds must be percentages greater than 0")
+    return thresholds
 
 
 @dataclasses.dataclass(frozen=True)

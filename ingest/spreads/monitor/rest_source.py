@@ -55,6 +55,14 @@ class RestSource:
                 return
             self.poll()
 
+    @property
+    def rest_requests(self) -> int:
+        return self.requests_sent
+
+    def traffic_report(self) -> str:
+        """What the run cost the API, for the run's summary line."""
+        return f"{self.requests_sent} ticker requests"
+
     def poll(self) -> None:
         """Spend one request of the budget on the ticker and update the board from the reply."""
         sent_at = self.clock.time()

@@ -1,4 +1,5 @@
-"""Wires a quote source, the one-second sampler and the sinks into one run of the monitor."""
+"""One run of the monitor: a quote source on its own thread, the one-second sampler, and the
+sinks each second goes to (the lake journal, then alerts)."""
 
 from __future__ import annotations
 
@@ -21,16 +22,13 @@ from ingest.spreads.monitor.alerts import (
 )
 from ingest.spreads.monitor.clock import Clock
 from ingest.spreads.monitor.lake import LakeWriter
+from ingest.spreads.monitor.plan import ALERT_TIMINGS
 from ingest.spreads.monitor.quotes import Quote, QuoteBoard
 from ingest.spreads.monitor.records import SpreadRecord
 from ingest.spreads.monitor.sampler import Sampler
 from ingest.spreads.monitor.webhooks import WebhookNotifier
 
 log = logging.getLogger(__name__)
-
-# `second`: alerts come from the lake's one-second records, so the alert log and the lake tell
-# the same episodes. `message`: alerts come from every quote as it arrives (sub-second).
-ALERT_TIMINGS = ("second", "message")
 
 
 class QuoteSource(Protocol):
@@ -40,6 +38,9 @@ class QuoteSource(Protocol):
 
     def run(self, stop: threading.Event) -> None:
         """Publish quotes and problems to the board until `stop` is set."""
+
+    def traffic_report(self) -> str:
+        """What the source did during the run, for its summary line."""
 
 
 @dataclasses.dataclass(frozen=True)

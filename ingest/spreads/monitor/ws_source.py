@@ -33,12 +33,12 @@ from ingest.spreads.monitor.bitso_rest import BitsoError, BitsoRestClient
 from ingest.spreads.monitor.budget import RequestBudget
 from ingest.spreads.monitor.clock import Clock
 from ingest.spreads.monitor.depth import BookSync, OrderBook, OutOfSync
+from ingest.spreads.monitor.plan import DEPTHS
 from ingest.spreads.monitor.quotes import Quote, QuoteBoard, best_bid_ask, book_problem, parse_price
 from ingest.spreads.monitor.rest_source import RestSource, failure_pause
 
 log = logging.getLogger(__name__)
 
-DEPTHS = ("top", "book")
 CHANNELS = {"top": "orders", "book": "diff-orders"}
 # How often quotes are vouched for while the feed is live, and a silence is looked for.
 VOUCH_INTERVAL = 0.25
@@ -126,6 +126,14 @@ class WsSource:
 
     def disconnected_seconds(self) -> float:
         return sum(resumed - lost for lost, resumed in self.outages)
+
+    def traffic_report(self) -> str:
+        """What the stream did, for the run's summary line."""
+        return (
+            f"{self.connections} WebSocket connections ({self.disconnected_seconds():.1f} s "
+            f"disconnected, {self.frames} frames, {self.skipped_frames} skipped), "
+            f"{self.rest_requests} REST requests"
+        )
 
     async def _main(self, stop: threading.Event) -> None:
         stream = asyncio.create_task(self._stream())

@@ -239,7 +239,7 @@ def test_spread_models_and_report_match_a_scripted_monitor_run(
     assert boundaries == logged_alerts(monitor_lake)
 
     # The report draws the same seconds and episodes.
-    reports = report.build_reports(settings, tmp_path / "report")
+    reports = report.build_reports(settings, tmp_path / "report", hours=24)
     assert [r.book for r in reports] == ["btc_mxn", "usd_mxn"]
     for book_report in reports:
         assert book_report.series == records[book_report.book]

@@ -1,0 +1,58 @@
+"""What every command shares: the options several commands take, declared once, and the one way
+a failed run ends (exit 1, `error: <what failed>` on stderr). Bad usage is click's (exit 2)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import click
+
+from ingest.settings import TARGETS
+
+# The lake's file formats (the monitor's windows and the batch exports alike).
+FORMATS = ("csv", "parquet")
+
+# Flags override the settings read from the environment (ingest.settings), so no option reads a
+# variable itself; the help names the variable.
+target_option = click.option(
+    "--target",
+    type=click.Choice(TARGETS),
+    help="Warehouse engine, for this command and the dbt it runs.  "
+    "[env: BITSO_TARGET; default: duckdb]",
+)
+lake_option = click.option(
+    "--lake",
+    help="Data lake root, a folder or an s3:// URL.  [env: BITSO_LAKE; default: bucket]",
+)
+
+
+def format_option(help_text: str):
+    return click.option(
+        "--format",
+        "file_format",
+        type=click.Choice(FORMATS),
+        default="csv",
+        show_default=True,
+        help=help_text,
+    )
+
+
+class RunFailed(click.ClickException):
+    """A run that could not do its work: exit 1, one line on stderr."""
+
+    exit_code = 1
+
+    def show(self, file=None) -> None:
+        click.echo(f"error: {self.format_message()}", err=True, file=file)
+
+
+@contextlib.contextmanager
+def failures_exit(
+    *errors: type[BaseException], context: str = "", then: str = ""
+) -> Iterator[None]:
+    """Turn the service's own failures into a failed run: `error: <context><failure><then>`."""
+    try:
+        yield
+    except errors as error:
+        raise RunFailed(f"{context}{error}{then}") from error
