@@ -6,7 +6,8 @@ are read from the Parquet files Spark wrote, with DuckDB: the reports must equal
 oracle, and the spread models must equal, row for row, a DuckDB build on the same lake.
 
 Spark starts slowly, so one full build serves every test, after a build of the spread sources
-alone on a lake that has no files yet.
+alone on a lake that has no files yet. Before each build `dbt run-operation declare_spark_sources`
+declares the raw tables over the snapshot root and the lake that build reads.
 """
 
 from __future__ import annotations
@@ -234,8 +235,21 @@ def builds(dbt_profiles_dir, tmp_path_factory) -> Builds:
         "BITSO_DUCKDB_PATH": str(duckdb_path),
     }
 
+    def declare_sources(build_env: dict[str, str]) -> None:
+        declared = dbt(
+            "run-operation",
+            "spark",
+            "declare_spark_sources",
+            env=build_env,
+            tmp=tmp,
+            profiles=dbt_profiles_dir,
+        )
+        assert declared.returncode == 0, f"declare_spark_sources failed:\n{declared.stdout[-6000:]}"
+
     # Neither the lake folder nor a snapshot folder exists yet. Only what reads the two lake
     # sources is built, with its tests; the rest is left to the full build.
+    empty_env = {**env, "BITSO_SNAPSHOT_ROOT": str(tmp / "no_snapshots")}
+    declare_sources(empty_env)
     empty_lake = dbt(
         "build",
         "spark",
@@ -244,7 +258,7 @@ def builds(dbt_profiles_dir, tmp_path_factory) -> Builds:
         "stg_bitso_api__spread_alerts",
         "--indirect-selection",
         "cautious",
-        env={**env, "BITSO_SNAPSHOT_ROOT": str(tmp / "no_snapshots")},
+        env=empty_env,
         tmp=tmp,
         profiles=dbt_profiles_dir,
     )
@@ -255,6 +269,7 @@ def builds(dbt_profiles_dir, tmp_path_factory) -> Builds:
     )
 
     records = write_lake(lake)
+    declare_sources(env)  # the snapshot root changed; the lake's new files need no declaration
     spark = dbt("build", "spark", env=env, tmp=tmp, profiles=dbt_profiles_dir)
     duckdb_path.parent.mkdir()
     duckdb_build = dbt(

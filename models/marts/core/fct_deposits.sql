@@ -6,14 +6,17 @@
         on_schema_change='fail',
     )
 }}
--- depends_on: {{ ref('stg_bitso_db__deposit_versions') }}
--- depends_on: {{ ref('stg_bitso_db__deposits') }}
+{#- Each branch below reads other relations; naming all of them here puts them in the lineage
+    whichever branch a run takes. -#}
+{%- set deposit_versions = ref('stg_bitso_db__deposit_versions') -%}
+{%- set latest_deposits = ref('stg_bitso_db__deposits') -%}
+{%- set dim_users = ref('dim_users') -%}
 
 with
 
 {% if is_incremental() %}
 versions_to_refresh as (
-    {{ versions_to_refresh('stg_bitso_db__deposit_versions') }}
+    {{ versions_to_refresh(deposit_versions, dim_users) }}
 ),
 
 latest_versions as (
@@ -21,7 +24,7 @@ latest_versions as (
 ),
 {% else %}
 latest_versions as (
-    select * from {{ ref('stg_bitso_db__deposits') }}
+    select * from {{ latest_deposits }}
 ),
 {% endif %}
 
@@ -32,7 +35,7 @@ deposits as (
 ),
 
 users as (
-    select * from {{ ref('dim_users') }}
+    select * from {{ dim_users }}
 ),
 
 final as (

@@ -6,14 +6,17 @@
         on_schema_change='fail',
     )
 }}
--- depends_on: {{ ref('stg_bitso_db__event_versions') }}
--- depends_on: {{ ref('stg_bitso_db__events') }}
+{#- Each branch below reads other relations; naming all of them here puts them in the lineage
+    whichever branch a run takes. -#}
+{%- set event_versions = ref('stg_bitso_db__event_versions') -%}
+{%- set latest_events = ref('stg_bitso_db__events') -%}
+{%- set dim_users = ref('dim_users') -%}
 
 with
 
 {% if is_incremental() %}
 versions_to_refresh as (
-    {{ versions_to_refresh('stg_bitso_db__event_versions') }}
+    {{ versions_to_refresh(event_versions, dim_users) }}
 ),
 
 latest_versions as (
@@ -21,7 +24,7 @@ latest_versions as (
 ),
 {% else %}
 latest_versions as (
-    select * from {{ ref('stg_bitso_db__events') }}
+    select * from {{ latest_events }}
 ),
 {% endif %}
 
@@ -36,7 +39,7 @@ login_event_names as (
 ),
 
 users as (
-    select * from {{ ref('dim_users') }}
+    select * from {{ dim_users }}
 ),
 
 final as (

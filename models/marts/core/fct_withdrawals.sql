@@ -6,14 +6,17 @@
         on_schema_change='fail',
     )
 }}
--- depends_on: {{ ref('stg_bitso_db__withdrawal_versions') }}
--- depends_on: {{ ref('stg_bitso_db__withdrawals') }}
+{#- Each branch below reads other relations; naming all of them here puts them in the lineage
+    whichever branch a run takes. -#}
+{%- set withdrawal_versions = ref('stg_bitso_db__withdrawal_versions') -%}
+{%- set latest_withdrawals = ref('stg_bitso_db__withdrawals') -%}
+{%- set dim_users = ref('dim_users') -%}
 
 with
 
 {% if is_incremental() %}
 versions_to_refresh as (
-    {{ versions_to_refresh('stg_bitso_db__withdrawal_versions') }}
+    {{ versions_to_refresh(withdrawal_versions, dim_users) }}
 ),
 
 latest_versions as (
@@ -21,7 +24,7 @@ latest_versions as (
 ),
 {% else %}
 latest_versions as (
-    select * from {{ ref('stg_bitso_db__withdrawals') }}
+    select * from {{ latest_withdrawals }}
 ),
 {% endif %}
 
@@ -32,7 +35,7 @@ withdrawals as (
 ),
 
 users as (
-    select * from {{ ref('dim_users') }}
+    select * from {{ dim_users }}
 ),
 
 final as (

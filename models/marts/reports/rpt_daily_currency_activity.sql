@@ -2,13 +2,14 @@
     config(
         materialized=incremental_materialization(),
         unique_key='activity_date',
-        incremental_strategy='delete+insert',
+        incremental_strategy='replace_days',
+        replace_days={
+            'touched_days': 'int_transaction_days_touched',
+            'calendar': 'int_transaction_days_spanned',
+        },
         on_schema_change='fail',
-        post_hook="{{ delete_days_outside_transaction_range('activity_date') }}",
     )
 }}
--- depends_on: {{ ref('stg_bitso_db__deposit_versions') }}
--- depends_on: {{ ref('stg_bitso_db__withdrawal_versions') }}
 
 with
 
@@ -22,23 +23,25 @@ withdrawals as (
     where event_date is not null
 ),
 
-date_bounds as (
-    select
-        min(event_date) as first_date,
-        max(event_date) as last_date
-    from (
-        select event_date from deposits
-        union all
-        select event_date from withdrawals
-    ) as transaction_dates
-),
-
 calendar as (
-    {{ calendar_days('date_bounds', 'first_date', 'last_date') }}
+    select * from {{ ref('int_transaction_days_spanned') }}
 ),
 
+days_touched as (
+    select * from {{ ref('int_transaction_days_touched') }}
+),
+
+-- An incremental run rebuilds the days newer loads touched and the days the report lacks yet.
 days_to_build as (
-    {{ transaction_days_to_build('calendar') }}
+    {%- if is_incremental() %}
+    select touched_date from days_touched
+    where last_load_id > {{ processed_load_id('last_load_id') }}
+    union
+    select calendar_date from calendar
+    where calendar_date not in (select activity_date from {{ this }})
+    {%- else %}
+    select calendar_date as touched_date from calendar
+    {%- endif %}
 ),
 
 deposited_currencies as (

@@ -2,12 +2,13 @@
     config(
         materialized=incremental_materialization(),
         unique_key='activity_date',
-        incremental_strategy='delete+insert',
+        incremental_strategy='replace_days',
+        replace_days={
+            'touched_days': 'int_deposit_days_touched',
+        },
         on_schema_change='fail',
-        pre_hook="{{ delete_days_to_rebuild('activity_date', ['stg_bitso_db__deposit_versions']) }}",
     )
 }}
--- depends_on: {{ ref('stg_bitso_db__deposit_versions') }}
 
 with
 
@@ -16,9 +17,15 @@ deposits as (
     where event_date is not null
 ),
 
+days_touched as (
+    select * from {{ ref('int_deposit_days_touched') }}
+),
+
 {% if is_incremental() %}
+-- An incremental run rebuilds the days newer loads touched.
 days_to_build as (
-    {{ days_touched_since(['stg_bitso_db__deposit_versions'], processed_load_id('last_load_id')) }}
+    select touched_date from days_touched
+    where last_load_id > {{ processed_load_id('last_load_id') }}
 ),
 {% endif %}
 

@@ -1,7 +1,11 @@
 with
 
+observations as (
+    select * from {{ ref('int_spread_observations_bucketed') }}
+),
+
 daily as (
-    {{ spread_rollup(utc_date('orderbook_timestamp'), 'observation_date') }}
+    {{ spread_rollup('observations', 'observation_date') }}
 ),
 
 final as (

@@ -1,7 +1,11 @@
 with
 
+observations as (
+    select * from {{ ref('int_spread_observations_bucketed') }}
+),
+
 hourly as (
-    {{ spread_rollup(utc_truncate('hour', 'orderbook_timestamp'), 'hour_start') }}
+    {{ spread_rollup('observations', 'hour_start') }}
 ),
 
 final as (

@@ -1,7 +1,11 @@
 with
 
+observations as (
+    select * from {{ ref('int_spread_observations_bucketed') }}
+),
+
 minutely as (
-    {{ spread_rollup(utc_truncate('minute', 'orderbook_timestamp'), 'minute_start') }}
+    {{ spread_rollup('observations', 'minute_start') }}
 ),
 
 final as (

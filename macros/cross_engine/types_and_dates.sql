@@ -60,3 +60,37 @@
     )) as calendar_date
     from {{ relation }}
 {%- endmacro %}
+
+
+{#- The UTC minute, hour or day a timestamptz falls in, as a timestamptz, whatever the session's
+    time zone. -#}
+{% macro utc_truncate(datepart, column) -%}
+    {{ return(adapter.dispatch('utc_truncate', 'bitso')(datepart, column)) }}
+{%- endmacro %}
+
+{% macro default__utc_truncate(datepart, column) -%}
+    (date_trunc('{{ datepart }}', {{ column }} at time zone 'UTC') at time zone 'UTC')
+{%- endmacro %}
+
+{#- Spark has no AT TIME ZONE; UTC minutes, hours and days are whole multiples of their length
+    in seconds since the epoch. -#}
+{% macro spark__utc_truncate(datepart, column) -%}
+    {%- set seconds = {'minute': 60, 'hour': 3600, 'day': 86400}[datepart] -%}
+    timestamp_seconds(
+        unix_seconds({{ column }}) - pmod(unix_seconds({{ column }}), {{ seconds }})
+    )
+{%- endmacro %}
+
+
+{#- Whole seconds since the epoch of a timestamptz, as bigint. -#}
+{% macro epoch_seconds(column) -%}
+    {{ return(adapter.dispatch('epoch_seconds', 'bitso')(column)) }}
+{%- endmacro %}
+
+{% macro default__epoch_seconds(column) -%}
+    cast(extract(epoch from {{ column }}) as bigint)
+{%- endmacro %}
+
+{% macro spark__epoch_seconds(column) -%}
+    unix_seconds({{ column }})
+{%- endmacro %}

@@ -1,10 +1,10 @@
-{#- Spread statistics per book and period of fct_spread_observations: `period_expression` is the
-    period's start (or day), named `period_column`. Shared by the minutely, hourly and daily
+{#- Spread statistics per book and period of `observations` (int_spread_observations_bucketed):
+    `period_column` is the period's start (or day). Shared by the minutely, hourly and daily
     reports, which differ only in the period. -#}
-{% macro spread_rollup(period_expression, period_column) -%}
+{% macro spread_rollup(observations, period_column) -%}
     select
         book,
-        {{ period_expression }} as {{ period_column }},
+        {{ period_column }},
         count(*) as recorded_seconds,
         count(spread_pct) as observed_seconds,
         cast(min(spread_pct) as decimal(38, 10)) as min_spread_pct,
@@ -24,6 +24,6 @@
                 'ask', 'orderbook_timestamp', descending=true, condition='not is_gap'
             ) }} as {{ amount_type() }}
         ) as last_ask
-    from {{ ref('fct_spread_observations') }}
+    from {{ observations }}
     group by 1, 2
 {%- endmacro %}
