@@ -151,7 +151,3 @@ class Settings:
         """The warehouse schema a layer lives in: `core`, or `<dev>_core` in a development
         build (the dbt macro generate_schema_name applies the same rule)."""
         return f"{self.dev_schema}_{name}" if self.dev_schema else name
-
-    def relation(self, schema: str, table: str) -> str:
-        """`schema.table` of a relation in a layer, e.g. `relation("core", "dim_users")`."""
-        return f"{self.schema(schema)}.{table}"

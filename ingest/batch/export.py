@@ -25,7 +25,7 @@ from ingest.io.lake_storage import LakeStorage, LocalLake, open_lake
 from ingest.io.warehouse import connect
 from ingest.settings import Settings
 
-EXPORTED_SCHEMAS = ("core", "reports")
+EXPORTED_LAYERS = ("core", "reports")
 FORMATS = ("csv", "parquet")
 OUTPUT_NAME = "batch_output"
 VERSIONS_NAME = ".batch_output_versions"
@@ -108,9 +108,9 @@ def _write_tables(settings: Settings, folder: Path, file_format: str) -> list[Ex
     written = []
     with connect(settings) as warehouse:
         relations = [
-            f"{schema}.{table}"
-            for schema in EXPORTED_SCHEMAS
-            for table in warehouse.tables_in(schema)
+            warehouse.relation(layer, table)
+            for layer in EXPORTED_LAYERS
+            for table in warehouse.tables_in(layer)
         ]
         if not relations:
             raise ExportError(

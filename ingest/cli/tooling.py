@@ -16,7 +16,7 @@ from ingest.cli.spreads import stop_on_signals
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 @click.option(
     "--deposits",
-    type=click.IntRange(min=1),
+    type=int,
     default=20_000,
     show_default=True,
     help="Deposit rows; the other files scale from the original ratios (1618271 is the "
@@ -41,6 +41,8 @@ def generate_sample_command(
     """Write the four snapshot files, with the original formats and quirks, into DIRECTORY."""
     from bitso_sandbox import sample
 
+    if deposits < sample.MIN_DEPOSITS:
+        raise click.BadParameter(f"must be at least {sample.MIN_DEPOSITS}", param_hint="--deposits")
     user_ids = sample.read_user_ids(users_from) if users_from else None
     written = sample.generate_sample(
         directory, deposits=deposits, seed=seed, user_ids=user_ids, orphan_users=orphan_users

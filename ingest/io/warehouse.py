@@ -37,6 +37,14 @@ class Warehouse(abc.ABC):
         " _loaded_at timestamp with time zone not null default current_timestamp"
     )
 
+    # The schema a layer (core, raw, ...) lives in: `connect` sets Settings.schema, which
+    # prefixes a development build's schemas.
+    schema: Callable[[str], str] = staticmethod(lambda layer: layer)
+
+    def relation(self, layer: str, table: str) -> str:
+        """`schema.table` of a relation in a layer, e.g. `relation("core", "dim_users")`."""
+        return f"{self.schema(layer)}.{table}"
+
     @abc.abstractmethod
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
         """Run one statement with `%s`-free `?` placeholders and return its rows (if any)."""
@@ -68,12 +76,12 @@ class Warehouse(abc.ABC):
     def export(self, relation: str, path: Path, file_format: str) -> int:
         """Write a relation to `path` as CSV with a header or as Parquet; returns the rows."""
 
-    def tables_in(self, schema: str) -> list[str]:
+    def tables_in(self, layer: str) -> list[str]:
         rows = self.execute(
             "select table_name from information_schema.tables"
             " where table_schema = ? and table_type in ('BASE TABLE', 'VIEW')"
             " order by table_name",
-            (schema,),
+            (self.schema(layer),),
         )
         return [name for (name,) in rows]
 
@@ -313,6 +321,7 @@ def connect(settings: Settings) -> Iterator[Warehouse]:
         if settings.target == "duckdb"
         else PostgresWarehouse(settings.postgres)
     )
+    warehouse.schema = settings.schema
     try:
         yield warehouse
     finally:

@@ -3,8 +3,8 @@
 For each book it writes `spread_<book>.png` and `spread_<book>.html`, a page that needs nothing
 else (the PNG is embedded): the spread once a second, the alert thresholds as lines, the alert
 episodes shaded, the seconds without a usable quote marked, and tables of the threshold
-exposure and of the episodes. It reads `spreads.fct_spread_observations`, the `rpt_spread_*`
-models and the `reference.spread_thresholds` seed, on either engine.
+exposure and of the episodes. It reads `fct_spread_observations`, the `rpt_spread_*`
+models and the `spread_thresholds` seed, on either engine.
 """
 
 from __future__ import annotations
@@ -97,7 +97,8 @@ def build_reports(
         thresholds = tuple(
             value
             for (value,) in warehouse.execute(
-                "select threshold_pct from reference.spread_thresholds order by threshold_pct"
+                f"select threshold_pct from {warehouse.relation('reference', 'spread_thresholds')}"
+                " order by threshold_pct"
             )
         )
         books = books or _books_between(warehouse, start, end)
@@ -108,9 +109,13 @@ def build_reports(
     return [_write(report, output) for report in reports]
 
 
+def _spreads(warehouse: Warehouse, table: str) -> str:
+    return warehouse.relation("spreads", table)
+
+
 def _newest_second(warehouse: Warehouse) -> datetime:
     (newest,) = warehouse.execute(
-        "select max(orderbook_timestamp) from spreads.fct_spread_observations"
+        f"select max(orderbook_timestamp) from {_spreads(warehouse, 'fct_spread_observations')}"
     )[0]
     if newest is None:
         raise ReportError("no spread observations in the warehouse")
@@ -119,14 +124,14 @@ def _newest_second(warehouse: Warehouse) -> datetime:
 
 def _oldest_second(warehouse: Warehouse) -> datetime:
     (oldest,) = warehouse.execute(
-        "select min(orderbook_timestamp) from spreads.fct_spread_observations"
+        f"select min(orderbook_timestamp) from {_spreads(warehouse, 'fct_spread_observations')}"
     )[0]
     return oldest
 
 
 def _books_between(warehouse: Warehouse, start: datetime, end: datetime) -> tuple[str, ...]:
     rows = warehouse.execute(
-        "select distinct book from spreads.fct_spread_observations"
+        f"select distinct book from {_spreads(warehouse, 'fct_spread_observations')}"
         " where orderbook_timestamp > ? and orderbook_timestamp <= ? order by book",
         (start, end),
     )
@@ -141,27 +146,29 @@ def _read_book(
     thresholds: tuple[Decimal, ...],
 ) -> BookReport:
     series = warehouse.execute(
-        "select orderbook_timestamp, spread_pct from spreads.fct_spread_observations"
+        "select orderbook_timestamp, spread_pct"
+        f" from {_spreads(warehouse, 'fct_spread_observations')}"
         " where book = ? and orderbook_timestamp > ? and orderbook_timestamp <= ?"
         " order by orderbook_timestamp",
         (book, start, end),
     )
     episodes = warehouse.execute(
         "select threshold_pct, episode_start, episode_end, duration_seconds, last_second_above,"
-        " peak_spread_pct from spreads.rpt_spread_alert_episodes"
+        f" peak_spread_pct from {_spreads(warehouse, 'rpt_spread_alert_episodes')}"
         " where book = ? and episode_start <= ? and coalesce(episode_end, last_second_above) > ?"
         " order by episode_start, threshold_pct",
         (book, end, start),
     )
     gaps = warehouse.execute(
         "select gap_start, gap_end, gap_seconds, gap_kind, first_gap_reason"
-        " from spreads.rpt_spread_gaps where book = ? and gap_start <= ? and gap_end > ?"
+        f" from {_spreads(warehouse, 'rpt_spread_gaps')}"
+        " where book = ? and gap_start <= ? and gap_end > ?"
         " order by gap_start",
         (book, end, start),
     )
     exposure = warehouse.execute(
         "select observation_date, threshold_pct, observed_seconds, seconds_above, share_above"
-        " from spreads.rpt_spread_threshold_exposure"
+        f" from {_spreads(warehouse, 'rpt_spread_threshold_exposure')}"
         " where book = ? and observation_date between ? and ?"
         " order by observation_date, threshold_pct",
         (book, start.astimezone(UTC).date(), end.astimezone(UTC).date()),
