@@ -13,13 +13,16 @@ RUN apt-get update \
 
 WORKDIR /app
 
-# Installed in place (editable): the monitor reads its default thresholds from seeds/.
+# A plain install: the commands find the dbt project (and its thresholds seed) through
+# DBT_PROJECT_DIR, not through the package's location.
 COPY pyproject.toml README.md ./
 COPY ingest ./ingest
-COPY seeds ./seeds
-RUN pip install --editable .
+COPY bitso_sandbox ./bitso_sandbox
+RUN pip install . && rm -rf build
 
+ENV DBT_PROJECT_DIR=/app
 COPY dbt_project.yml profiles.yml.example ./
+COPY seeds ./seeds
 COPY models ./models
 COPY macros ./macros
 COPY tests/dbt ./tests/dbt

@@ -19,8 +19,8 @@ import time
 from pathlib import Path
 
 import requests
-from local_bitso_server import start_local_bitso
 
+from benchmarks.local_bitso_server import start_local_bitso
 from ingest.spreads.monitor.bitso_rest import BitsoRestClient
 from ingest.spreads.monitor.budget import RequestBudget
 from ingest.spreads.monitor.clock import SystemClock

@@ -21,8 +21,7 @@ import threading
 import time
 from pathlib import Path
 
-from local_bitso_server import start_local_bitso
-
+from benchmarks.local_bitso_server import start_local_bitso
 from bitso_sandbox.local_bitso.catalog import BOOKS
 from ingest.spreads.monitor.bitso_rest import BitsoRestClient
 from ingest.spreads.monitor.budget import RequestBudget
