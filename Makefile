@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 SAMPLE_DIR ?= sample_data
 LAKE ?= $(or $(BITSO_LAKE),bucket)
 
-.PHONY: setup demo test test-python test-spark lint format docs docs-serve benchmark clean
+.PHONY: setup demo test test-python test-spark lint lint-sql format docs docs-serve benchmark clean
 
 setup: $(VENV)/.installed profiles.yml
 
@@ -36,6 +36,7 @@ test: test-python test-spark
 test-python: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(MAKE) --no-print-directory lint-sql
 	$(BIN)/pytest -m "not spark"
 
 # The models on a local Spark session (the `spark` extra and Java 17), checked against the
@@ -47,6 +48,12 @@ test-spark: setup
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(MAKE) --no-print-directory lint-sql
+
+# The SQL of the models, analyses and dbt tests under sqlfluff (.sqlfluff): its dbt templater
+# compiles them for DuckDB, against an in-memory database, so no warehouse is needed.
+lint-sql: setup
+	BITSO_TARGET=duckdb BITSO_DUCKDB_PATH=:memory: $(BIN)/sqlfluff lint models analyses tests/dbt --processes 2
 
 format: setup
 	$(BIN)/ruff format .

@@ -1,5 +1,6 @@
 -- Logins per user between two UTC calendar days, both included.
---   dbt show --select logins_between_dates --vars '{start_date: 2021-01-01, end_date: 2021-01-31}' --limit 20
+--   dbt show --select logins_between_dates --limit 20 \
+--     --vars '{start_date: 2021-01-01, end_date: 2021-01-31}'
 -- or `dbt compile` with the same vars and run target/compiled/.../logins_between_dates.sql.
 with
 
@@ -14,7 +15,9 @@ logins_in_range as (
         min(login_date) as first_login_date,
         max(login_date) as last_login_date
     from daily_logins
-    where login_date between cast('{{ var("start_date") }}' as date) and cast('{{ var("end_date") }}' as date)
+    where
+        login_date between cast('{{ var("start_date") }}' as date)
+        and cast('{{ var("end_date") }}' as date)
     group by user_id
 )
 

@@ -28,10 +28,10 @@ touched_deposits as (
     from deposit_loads
     where
         id_text is not null
-        {%- if is_incremental() %}
+    {% if is_incremental() %}
         and load_id > {{ processed_load_id('last_load_id') }}
-        {%- endif %}
-    group by id_text
+    {% endif %}
+    group by 1
 ),
 
 -- Every UTC day on which any version of such a record falls: the old day of a moved record

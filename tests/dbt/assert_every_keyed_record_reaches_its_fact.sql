@@ -6,22 +6,25 @@ delivered as (
     select 'deposits' as table_name, count(distinct id_text) as records
     from {{ ref('stg_bitso_db__deposit_versions') }} where id is not null
     union all
-    select 'withdrawals', count(distinct id_text)
+    select 'withdrawals' as table_name, count(distinct id_text) as records
     from {{ ref('stg_bitso_db__withdrawal_versions') }} where id is not null
     union all
-    select 'events', count(distinct id_text)
+    select 'events' as table_name, count(distinct id_text) as records
     from {{ ref('stg_bitso_db__event_versions') }} where id is not null
 ),
 
 in_facts as (
     select 'deposits' as table_name, count(*) as records from {{ ref('fct_deposits') }}
     union all
-    select 'withdrawals', count(*) from {{ ref('fct_withdrawals') }}
+    select 'withdrawals' as table_name, count(*) as records from {{ ref('fct_withdrawals') }}
     union all
-    select 'events', count(*) from {{ ref('fct_events') }}
+    select 'events' as table_name, count(*) as records from {{ ref('fct_events') }}
 )
 
-select delivered.table_name, delivered.records as delivered_records, in_facts.records as fact_records
+select
+    delivered.table_name,
+    delivered.records as delivered_records,
+    in_facts.records as fact_records
 from delivered
 inner join in_facts on delivered.table_name = in_facts.table_name
 where delivered.records != in_facts.records

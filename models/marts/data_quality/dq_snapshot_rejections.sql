@@ -22,7 +22,10 @@ with
 {{ table_name }}_with_a_null_value as (
     -- Only a record with a NULL typed value can have a rejected one: narrow before unpivoting.
     select * from {{ ref(model) }}
-    where {% for column, expected in columns %}{{ column }} is null{% if not loop.last %} or {% endif %}{% endfor %}
+    where
+    {% for column, expected in columns %}
+        {% if not loop.first %}or {% endif %}{{ column }} is null
+    {% endfor %}
 ),
 
 {% for column, expected in columns %}

@@ -10,6 +10,8 @@
         on_schema_change='fail',
     )
 }}
+{#- Read by incremental runs only; named here, so it is in the lineage whichever branch runs. -#}
+{%- set days_touched = ref('int_transaction_days_touched') %}
 
 with
 
@@ -27,14 +29,10 @@ calendar as (
     select * from {{ ref('int_transaction_days_spanned') }}
 ),
 
-days_touched as (
-    select * from {{ ref('int_transaction_days_touched') }}
-),
-
 -- An incremental run rebuilds the days newer loads touched and the days the report lacks yet.
 days_to_build as (
     {%- if is_incremental() %}
-    select touched_date from days_touched
+    select touched_date from {{ days_touched }}
     where last_load_id > {{ processed_load_id('last_load_id') }}
     union
     select calendar_date from calendar

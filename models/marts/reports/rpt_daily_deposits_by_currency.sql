@@ -9,6 +9,8 @@
         on_schema_change='fail',
     )
 }}
+{#- Read by incremental runs only; named here, so it is in the lineage whichever branch runs. -#}
+{%- set days_touched = ref('int_deposit_days_touched') %}
 
 with
 
@@ -17,14 +19,10 @@ deposits as (
     where event_date is not null
 ),
 
-days_touched as (
-    select * from {{ ref('int_deposit_days_touched') }}
-),
-
 {% if is_incremental() %}
 -- An incremental run rebuilds the days newer loads touched.
 days_to_build as (
-    select touched_date from days_touched
+    select touched_date from {{ days_touched }}
     where last_load_id > {{ processed_load_id('last_load_id') }}
 ),
 {% endif %}
