@@ -58,12 +58,18 @@ import psycopg2
 import yaml
 
 from ingest.batch.daily import PRODUCTION_BUILD_FLAGS
+from ingest.contracts import (
+    DEPOSITS_SNAPSHOT,
+    EVENTS_SNAPSHOT,
+    USERS_SNAPSHOT,
+    WITHDRAWALS_SNAPSHOT,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 ORIGINAL_DEPOSITS = 1_618_271
 ENGINES = ("duckdb", "postgres")
-DEPOSITS_FILE = "deposit_sample_data.csv"
+DEPOSITS_FILE = DEPOSITS_SNAPSHOT.default_file
 SLOWEST_NODES = 10
 # dbt_project.yml keys naming the directories dbt reads, with dbt's defaults.
 PROJECT_PATHS = {
@@ -75,22 +81,31 @@ PROJECT_PATHS = {
     "snapshot-paths": ["snapshots"],
 }
 
-# Deposits as staging types them: exact 18-decimal amounts and UTC timestamps.
+# Deposits as staging types them: exact 18-decimal amounts and UTC timestamps; the rest is text.
+DEPOSIT_TYPES = {"id": "bigint", "event_timestamp": "timestamptz", "amount": "decimal(38, 18)"}
 DUCKDB_DEPOSIT_COLUMNS = (
-    "{'id': 'bigint', 'event_timestamp': 'timestamptz', 'user_id': 'varchar',"
-    " 'amount': 'decimal(38, 18)', 'currency': 'varchar', 'tx_status': 'varchar'}"
+    "{"
+    + ", ".join(
+        f"'{column}': '{DEPOSIT_TYPES.get(column, 'varchar')}'"
+        for column in DEPOSITS_SNAPSHOT.columns
+    )
+    + "}"
 )
-POSTGRES_TYPED_DEPOSITS = """
-    create table bench_deposits as
-    select
-        cast(id as bigint) as id,
-        cast(event_timestamp as timestamptz) as event_timestamp,
-        user_id,
-        cast(amount as numeric(38, 18)) as amount,
-        currency,
-        tx_status
-    from bench_deposits_text
-"""
+POSTGRES_TEXT_DEPOSITS = (
+    "create unlogged table bench_deposits_text ("
+    + ", ".join(f"{column} text" for column in DEPOSITS_SNAPSHOT.columns)
+    + ")"
+)
+POSTGRES_TYPED_DEPOSITS = (
+    "create table bench_deposits as select "
+    + ", ".join(
+        f"cast({column} as {DEPOSIT_TYPES[column]}) as {column}"
+        if column in DEPOSIT_TYPES
+        else column
+        for column in DEPOSITS_SNAPSHOT.columns
+    )
+    + " from bench_deposits_text"
+)
 
 log = logging.getLogger("batch_bench")
 
@@ -196,10 +211,7 @@ def postgres_baseline(deposits_csv: Path, pg: Mapping[str, str]) -> float:
     try:
         start = time.perf_counter()
         with connection.cursor() as cursor, deposits_csv.open("rb") as csv_file:
-            cursor.execute(
-                "create unlogged table bench_deposits_text (id text, event_timestamp text,"
-                " user_id text, amount text, currency text, tx_status text)"
-            )
+            cursor.execute(POSTGRES_TEXT_DEPOSITS)
             cursor.copy_expert(
                 "copy bench_deposits_text from stdin with (format csv, header true)", csv_file
             )
@@ -296,8 +308,8 @@ def write_delta_day(sample_dir: Path, delta_dir: Path, new_rows: int, changed_ro
     next_day = "2023-08-24"
     for name, new, changed in (
         (DEPOSITS_FILE, new_rows, changed_rows),
-        ("withdrawals_sample_data.csv", max(new_rows // 300, 1), 0),
-        ("event_sample_data.csv", max(new_rows // 15, 1), 0),
+        (WITHDRAWALS_SNAPSHOT.default_file, max(new_rows // 300, 1), 0),
+        (EVENTS_SNAPSHOT.default_file, max(new_rows // 15, 1), 0),
     ):
         with (sample_dir / name).open() as source, (delta_dir / name).open("w") as delta:
             delta.write(source.readline())
@@ -311,7 +323,7 @@ def write_delta_day(sample_dir: Path, delta_dir: Path, new_rows: int, changed_ro
                 else:
                     fields[-1] = "failed" if fields[-1] == "complete" else "complete"
                 delta.write(",".join(fields) + "\n")
-    (delta_dir / "user_id_sample_data.csv").write_text("user_id\n")
+    (delta_dir / USERS_SNAPSHOT.default_file).write_text(USERS_SNAPSHOT.header + "\n")
 
 
 def copy_project(source: Path, destination: Path) -> None:

@@ -25,15 +25,18 @@ from pathlib import Path
 from random import Random
 from typing import TextIO
 
-DEPOSITS_FILE = "deposit_sample_data.csv"
-WITHDRAWALS_FILE = "withdrawals_sample_data.csv"
-EVENTS_FILE = "event_sample_data.csv"
-USERS_FILE = "user_id_sample_data.csv"
+from ingest.contracts import (
+    DEPOSITS_SNAPSHOT,
+    EVENTS_SNAPSHOT,
+    USERS_SNAPSHOT,
+    WITHDRAWALS_SNAPSHOT,
+)
 
-DEPOSITS_HEADER = "id,event_timestamp,user_id,amount,currency,tx_status"
-WITHDRAWALS_HEADER = "id,event_timestamp,user_id,amount,interface,currency,tx_status"
-EVENTS_HEADER = "id,event_timestamp,user_id,event_name"
-USERS_HEADER = "user_id"
+# The files are the snapshot contract's, under their usual names.
+DEPOSITS_FILE = DEPOSITS_SNAPSHOT.default_file
+WITHDRAWALS_FILE = WITHDRAWALS_SNAPSHOT.default_file
+EVENTS_FILE = EVENTS_SNAPSHOT.default_file
+USERS_FILE = USERS_SNAPSHOT.default_file
 
 # Volumes of the original snapshot; the other files scale from `deposits` by these ratios.
 ORIGINAL_DEPOSITS = 1_618_271
@@ -226,7 +229,7 @@ def generate_sample(
         deposit_count, withdrawal_lines = _write_transactions(
             out[DEPOSITS_FILE], rng, calendar, population, pools, planned, deposits, scale
         )
-        out[WITHDRAWALS_FILE].write(WITHDRAWALS_HEADER + "\n")
+        out[WITHDRAWALS_FILE].write(WITHDRAWALS_SNAPSHOT.header + "\n")
         shuffler = _RunShuffler(out[WITHDRAWALS_FILE], rng, len(withdrawal_lines))
         for line in withdrawal_lines:
             shuffler.add(line)
@@ -234,7 +237,7 @@ def generate_sample(
         event_count = _write_events(out[EVENTS_FILE], rng, calendar, population, event_rows)
         users = out[USERS_FILE]
         # The original has one empty line between the header and the ids.
-        users.write(USERS_HEADER + "\n\n")
+        users.write(USERS_SNAPSHOT.header + "\n\n")
         users.writelines(user_id + "\n" for user_id in listed)
     return {
         DEPOSITS_FILE: deposit_count,
@@ -247,9 +250,9 @@ def generate_sample(
 def read_user_ids(path: Path) -> list[str]:
     """Read a users file (header `user_id`, usually a blank line, then one id a line)."""
     lines = Path(path).read_text(encoding="utf-8-sig").splitlines()
-    if not lines or lines[0].strip() != USERS_HEADER:
+    if not lines or lines[0].strip() != USERS_SNAPSHOT.header:
         found = lines[0][:40] if lines else "an empty file"
-        raise ValueError(f"{path}: expected the header {USERS_HEADER!r}, found {found!r}")
+        raise ValueError(f"{path}: expected the header {USERS_SNAPSHOT.header!r}, found {found!r}")
     return [line.strip() for line in lines[1:] if line.strip()]
 
 
@@ -574,7 +577,7 @@ def _write_transactions(
     random = rng.random
     ids, home = population.ids, population.home
 
-    out.write(DEPOSITS_HEADER + "\n")
+    out.write(DEPOSITS_SNAPSHOT.header + "\n")
     shuffler = _RunShuffler(out, rng, total)
     add = shuffler.add
     withdrawal_lines: list[str] = []
@@ -712,7 +715,7 @@ def _write_events(
 ) -> int:
     rows.sort()
     hms = _clock()
-    out.write(EVENTS_HEADER + "\n")
+    out.write(EVENTS_SNAPSHOT.header + "\n")
     shuffler = _RunShuffler(out, rng, len(rows))
     event_id = 0
     for day, micros, user, name in rows:

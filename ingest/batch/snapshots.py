@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+from ingest.contracts import SNAPSHOT_TABLES, SnapshotTable
 from ingest.io.warehouse import Warehouse, WarehouseError, connect
 from ingest.settings import Settings
 
@@ -26,31 +27,6 @@ _BLANK_LINE = re.compile(rb"\n(?=\r?\n)")
 KINDS = ("full", "delta")
 
 
-@dataclasses.dataclass(frozen=True)
-class SnapshotTable:
-    name: str
-    default_file: str
-    columns: tuple[str, ...]
-
-
-SNAPSHOT_TABLES = (
-    SnapshotTable(
-        "deposits",
-        "deposit_sample_data.csv",
-        ("id", "event_timestamp", "user_id", "amount", "currency", "tx_status"),
-    ),
-    SnapshotTable(
-        "withdrawals",
-        "withdrawals_sample_data.csv",
-        ("id", "event_timestamp", "user_id", "amount", "interface", "currency", "tx_status"),
-    ),
-    SnapshotTable(
-        "events",
-        "event_sample_data.csv",
-        ("id", "event_timestamp", "user_id", "event_name"),
-    ),
-    SnapshotTable("users", "user_id_sample_data.csv", ("user_id",)),
-)
 TABLES_BY_NAME = {table.name: table for table in SNAPSHOT_TABLES}
 
 
@@ -89,7 +65,7 @@ ProgressReporter = Callable[[str, int, float], None]
 
 def scan_file(table: SnapshotTable, path: Path) -> ScannedFile:
     """Check the header and count the data rows while computing the file's SHA-256."""
-    expected_header = ",".join(table.columns)
+    expected_header = table.header
     try:
         with path.open("rb") as handle:
             header = handle.readline()

@@ -30,10 +30,10 @@ from pathlib import Path
 
 import duckdb
 
+from ingest.contracts import ALERT_LOG_FIELDS, LAKE_WINDOW_COLUMNS
 from ingest.io.lake_storage import LakeStorage, open_lake
 from ingest.io.warehouse import Warehouse, WarehouseError, connect
 from ingest.settings import Settings
-from ingest.spreads.monitor.records import COLUMNS as OBSERVATION_COLUMNS
 
 log = logging.getLogger(__name__)
 
@@ -41,16 +41,6 @@ RAW_SCHEMA = "raw"
 LOADS_TABLE = f"{RAW_SCHEMA}.lake_file_loads"
 OBSERVATIONS_TABLE = f"{RAW_SCHEMA}.spread_observations"
 ALERTS_TABLE = f"{RAW_SCHEMA}.spread_alerts"
-ALERT_COLUMNS = (
-    "book",
-    "threshold",
-    "state",
-    "spread",
-    "bid",
-    "ask",
-    "orderbook_timestamp",
-    "text",
-)
 
 LOADED, RELOADED, UNCHANGED, SKIPPED = "loaded", "reloaded", "unchanged", "skipped"
 
@@ -89,9 +79,9 @@ def lake_files(lake: LakeStorage) -> list[LakeFile]:
     """The lake's published window files and alert logs, in path order."""
     found = []
     for pattern, table, columns in (
-        ("spreads/book=*/date=*/*.csv", OBSERVATIONS_TABLE, OBSERVATION_COLUMNS),
-        ("spreads/book=*/date=*/*.parquet", OBSERVATIONS_TABLE, OBSERVATION_COLUMNS),
-        ("alerts/date=*/alerts.jsonl", ALERTS_TABLE, ALERT_COLUMNS),
+        ("spreads/book=*/date=*/*.csv", OBSERVATIONS_TABLE, LAKE_WINDOW_COLUMNS),
+        ("spreads/book=*/date=*/*.parquet", OBSERVATIONS_TABLE, LAKE_WINDOW_COLUMNS),
+        ("alerts/date=*/alerts.jsonl", ALERTS_TABLE, ALERT_LOG_FIELDS),
     ):
         for name, version in lake.versions(pattern).items():
             folder = name.split("/")[-2]
@@ -134,8 +124,8 @@ def ensure_tables(warehouse: Warehouse) -> None:
         # Load logs written before versions were recorded gain the column.
         warehouse.execute(f"alter table {LOADS_TABLE} add column if not exists file_version text")
         for table, columns in (
-            (OBSERVATIONS_TABLE, OBSERVATION_COLUMNS),
-            (ALERTS_TABLE, ALERT_COLUMNS),
+            (OBSERVATIONS_TABLE, LAKE_WINDOW_COLUMNS),
+            (ALERTS_TABLE, ALERT_LOG_FIELDS),
         ):
             data_columns = ", ".join(f"{column} text" for column in columns)
             warehouse.execute(
@@ -247,18 +237,18 @@ def _check_window_csv(content: bytes) -> None:
         rows = list(csv.reader(io.StringIO(content.decode())))
     except (UnicodeDecodeError, csv.Error) as error:
         raise UnusableFile(f"not a readable CSV file: {error}") from error
-    if tuple(rows[0]) != OBSERVATION_COLUMNS:
+    if tuple(rows[0]) != LAKE_WINDOW_COLUMNS:
         raise UnusableFile(f"unexpected header {','.join(rows[0])!r}")
     for number, row in enumerate(rows[1:], start=2):
-        if len(row) != len(OBSERVATION_COLUMNS):
+        if len(row) != len(LAKE_WINDOW_COLUMNS):
             raise UnusableFile(
-                f"line {number} has {len(row)} fields, not {len(OBSERVATION_COLUMNS)}"
+                f"line {number} has {len(row)} fields, not {len(LAKE_WINDOW_COLUMNS)}"
             )
 
 
 def _parquet_to_csv(parquet_path: Path, csv_path: Path) -> None:
     # Text as the CSV files have it: decimals exact, booleans as true/false.
-    select = ", ".join(f"cast({column} as varchar) as {column}" for column in OBSERVATION_COLUMNS)
+    select = ", ".join(f"cast({column} as varchar) as {column}" for column in LAKE_WINDOW_COLUMNS)
     try:
         with duckdb.connect() as converter:
             converter.execute(
@@ -281,13 +271,13 @@ def _alerts_csv(content: bytes, name: str) -> str:
         raise UnusableFile(f"not UTF-8 text: {error}") from error
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(ALERT_COLUMNS)
+    writer.writerow(ALERT_LOG_FIELDS)
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
             alert = json.loads(line)
-            writer.writerow([str(alert[column]) for column in ALERT_COLUMNS])
+            writer.writerow([str(alert[column]) for column in ALERT_LOG_FIELDS])
         except (json.JSONDecodeError, KeyError, TypeError):
             log.warning("%s: leaving out line %d, which is not an alert", name, number)
     return out.getvalue()

@@ -14,6 +14,13 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+from ingest.contracts import (
+    DEPOSITS_SNAPSHOT,
+    EVENTS_SNAPSHOT,
+    USERS_SNAPSHOT,
+    WITHDRAWALS_SNAPSHOT,
+)
+
 LOGIN_EVENTS = {"login", "2falogin", "login_api"}
 DECIMAL = re.compile(r"-?[0-9]{1,20}(\.[0-9]{1,18})?")
 
@@ -60,10 +67,10 @@ def _transactions(path: Path) -> list[Transaction]:
 
 
 def expected_reports(directory: Path) -> dict[str, set[tuple]]:
-    deposits = _transactions(directory / "deposit_sample_data.csv")
-    withdrawals = _transactions(directory / "withdrawals_sample_data.csv")
-    events = _rows(directory / "event_sample_data.csv")
-    listed_users = {row["user_id"] for row in _rows(directory / "user_id_sample_data.csv")}
+    deposits = _transactions(directory / DEPOSITS_SNAPSHOT.default_file)
+    withdrawals = _transactions(directory / WITHDRAWALS_SNAPSHOT.default_file)
+    events = _rows(directory / EVENTS_SNAPSHOT.default_file)
+    listed_users = {row["user_id"] for row in _rows(directory / USERS_SNAPSHOT.default_file)}
     all_users = (
         listed_users | {t.user_id for t in deposits + withdrawals} | {e["user_id"] for e in events}
     )

@@ -4,37 +4,44 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ingest.contracts import (
+    DEPOSITS_SNAPSHOT,
+    EVENTS_SNAPSHOT,
+    USERS_SNAPSHOT,
+    WITHDRAWALS_SNAPSHOT,
+)
 from tests.python.conftest import write_file
 
-DEPOSITS = """\
-id,event_timestamp,user_id,amount,currency,tx_status
+# Each file's header is the snapshot contract's; the rows below are in its column order.
+DEPOSITS = f"""\
+{DEPOSITS_SNAPSHOT.header}
 1001,2020-01-10 14:11:05.63+00,aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa,10.000000000000000000,mxn,complete
 1000,2020-01-10 18:26:02.853+00,aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa,,mxn,complete
 1004,2021-11-11 15:30:57.753682+00,bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb,0.000000000000000001,btc,failed
 1003,2020-08-05 00:00:00+00,bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb,6827677768780.000000000000000000,usd,complete
 """
-WITHDRAWALS = """\
-id,event_timestamp,user_id,amount,interface,currency,tx_status
+WITHDRAWALS = f"""\
+{WITHDRAWALS_SNAPSHOT.header}
 1002,2020-06-16 13:38:48.6+00,aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa,-10.000000000000000000,web,mxn,failed
 1006,2020-06-16 13:38:48.6+00,aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa,5.000000000000000000,app,mxn,complete
 """
-EVENTS = """\
-id,event_timestamp,user_id,event_name
+EVENTS = f"""\
+{EVENTS_SNAPSHOT.header}
 2,2020-01-02 18:40:33.568000,aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa,2falogin
 1,2020-01-02 00:00:00.000000,bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb,login
 """
-USERS = """\
-user_id
+USERS = f"""\
+{USERS_SNAPSHOT.header}
 
 aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa
 bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb
 """
 
 DEFAULT_FILES = {
-    "deposit_sample_data.csv": DEPOSITS,
-    "withdrawals_sample_data.csv": WITHDRAWALS,
-    "event_sample_data.csv": EVENTS,
-    "user_id_sample_data.csv": USERS,
+    DEPOSITS_SNAPSHOT.default_file: DEPOSITS,
+    WITHDRAWALS_SNAPSHOT.default_file: WITHDRAWALS,
+    EVENTS_SNAPSHOT.default_file: EVENTS,
+    USERS_SNAPSHOT.default_file: USERS,
 }
 
 

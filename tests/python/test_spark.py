@@ -30,10 +30,11 @@ import duckdb
 import pytest
 
 from bitso_sandbox import sample
+from ingest.contracts import LAKE_WINDOW_COLUMNS
 from ingest.spreads.monitor.alerts import DEFAULT_THRESHOLDS, AlertEvent, AlertFile, AlertTracker
 from ingest.spreads.monitor.lake import LakeWriter
 from ingest.spreads.monitor.quotes import spread_pct
-from ingest.spreads.monitor.records import COLUMNS, SpreadRecord
+from ingest.spreads.monitor.records import SpreadRecord
 from tests.python.conftest import BIN_DIR, REPO_ROOT
 from tests.python.expected_reports import expected_reports
 from tests.python.spreads.test_spread_analysis import SPREAD_MARTS
@@ -135,7 +136,7 @@ def spread_records() -> list[SpreadRecord]:
 def csv_text(records: list[SpreadRecord]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(COLUMNS)
+    writer.writerow(LAKE_WINDOW_COLUMNS)
     writer.writerows(record.as_row() for record in records)
     return buffer.getvalue()
 

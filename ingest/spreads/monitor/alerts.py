@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 from pathlib import Path
 
+from ingest.contracts import ALERT_LOG_FIELDS
 from ingest.io.lake_storage import LocalLake, open_lake
 from ingest.spreads.monitor.quotes import Quote, format_decimal
 from ingest.spreads.monitor.records import SpreadRecord, utc_iso
@@ -70,17 +71,13 @@ class AlertEvent:
         )
 
     def as_json(self) -> dict[str, str]:
-        """The body posted to webhooks and written to the alerts file; decimals as strings."""
-        return {
-            "book": self.book,
-            "threshold": str(self.threshold),
-            "state": self.state,
-            "spread": format_decimal(self.spread),
-            "bid": str(self.bid),
-            "ask": str(self.ask),
-            "orderbook_timestamp": self.orderbook_timestamp,
-            "text": self.text,
-        }
+        """The body posted to webhooks and written to the alerts file: the alert-log fields in
+        their order, decimals as strings."""
+        return {field: self._json_value(field) for field in ALERT_LOG_FIELDS}
+
+    def _json_value(self, field: str) -> str:
+        value = getattr(self, field)
+        return format_decimal(value) if field == "spread" else str(value)
 
 
 class AlertTracker:

@@ -31,8 +31,9 @@ from typing import IO
 
 import duckdb
 
+from ingest.contracts import LAKE_WINDOW_COLUMNS, LAKE_WINDOW_PARQUET_TYPES
 from ingest.io.lake_storage import fsync_dir, is_object_store, open_lake
-from ingest.spreads.monitor.records import COLUMNS, SpreadRecord
+from ingest.spreads.monitor.records import SpreadRecord
 
 log = logging.getLogger(__name__)
 
@@ -40,23 +41,16 @@ FORMATS = ("csv", "parquet")
 SECONDS_PER_DAY = 86_400
 JOURNAL_SUFFIX = ".partial"
 
-# Exact decimals in Parquet: prices keep 18 decimal places, spreads the ten they are computed to.
-PARQUET_SELECT = """
-select
-    orderbook_timestamp,
-    book,
-    cast(bid as decimal(38, 18)) as bid,
-    cast(ask as decimal(38, 18)) as ask,
-    cast(spread as decimal(38, 10)) as spread,
-    observed_at,
-    cast(quote_age_ms as bigint) as quote_age_ms,
-    cast(sequence as bigint) as sequence,
-    source,
-    cast(is_gap as boolean) as is_gap,
-    gap_reason,
-from read_csv('{path}', header = true, all_varchar = true, hive_partitioning = false)
-order by orderbook_timestamp
-"""
+# The window's text cast to the contract's Parquet types.
+PARQUET_SELECT = (
+    "select "
+    + ", ".join(
+        f"cast({name} as {data_type}) as {name}"
+        for name, data_type in LAKE_WINDOW_PARQUET_TYPES.items()
+    )
+    + " from read_csv('{path}', header = true, all_varchar = true, hive_partitioning = false)"
+    " order by orderbook_timestamp"
+)
 
 
 class LakeBusy(RuntimeError):
@@ -92,7 +86,7 @@ def _csv_text(rows: list[list[str]], header: bool) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     if header:
-        writer.writerow(COLUMNS)
+        writer.writerow(LAKE_WINDOW_COLUMNS)
     writer.writerows(rows)
     return buffer.getvalue()
 
@@ -102,7 +96,7 @@ def _csv_rows(text: str) -> list[list[str]]:
     return [
         row
         for row in csv.reader(io.StringIO(text, newline=""))
-        if len(row) == len(COLUMNS) and row[0] != COLUMNS[0]
+        if len(row) == len(LAKE_WINDOW_COLUMNS) and row[0] != LAKE_WINDOW_COLUMNS[0]
     ]
 
 
@@ -124,7 +118,9 @@ def _parquet_rows(content: bytes, connection: duckdb.DuckDBPyConnection, scratch
     rows = connection.execute(
         f"select * from read_parquet('{_sql_path(path)}', hive_partitioning = false)"
     ).fetchall()
-    return [[_field(value) for value in row] for row in rows if len(row) == len(COLUMNS)]
+    return [
+        [_field(value) for value in row] for row in rows if len(row) == len(LAKE_WINDOW_COLUMNS)
+    ]
 
 
 def _encoded(

@@ -6,22 +6,8 @@ import dataclasses
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from ingest.contracts import LAKE_WINDOW_COLUMNS
 from ingest.spreads.monitor.quotes import format_decimal
-
-# The first five are the columns the Markets team asked for, in their order.
-COLUMNS = (
-    "orderbook_timestamp",
-    "book",
-    "bid",
-    "ask",
-    "spread",
-    "observed_at",
-    "quote_age_ms",
-    "sequence",
-    "source",
-    "is_gap",
-    "gap_reason",
-)
 
 
 def utc_iso(epoch_seconds: float, timespec: str = "seconds") -> str:
@@ -57,17 +43,17 @@ class SpreadRecord:
         return utc_iso(self.second)
 
     def as_row(self) -> list[str]:
-        """The record as CSV fields in COLUMNS order; absent values are empty strings."""
-        return [
-            self.orderbook_timestamp,
-            self.book,
-            "" if self.bid is None else str(self.bid),
-            "" if self.ask is None else str(self.ask),
-            "" if self.spread is None else format_decimal(self.spread),
-            "" if self.observed_at is None else utc_iso(self.observed_at, "milliseconds"),
-            "" if self.quote_age_ms is None else str(self.quote_age_ms),
-            "" if self.sequence is None else str(self.sequence),
-            self.source,
-            "true" if self.is_gap else "false",
-            self.gap_reason or "",
-        ]
+        """The record as CSV fields in the lake's column order; absent values are empty strings."""
+        return [self._field(column) for column in LAKE_WINDOW_COLUMNS]
+
+    def _field(self, column: str) -> str:
+        value = getattr(self, column)
+        if value is None:
+            return ""
+        if column == "spread":
+            return format_decimal(value)
+        if column == "observed_at":
+            return utc_iso(value, "milliseconds")
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        return str(value)

@@ -13,13 +13,19 @@ from click.testing import CliRunner
 from bitso_sandbox import sample
 from ingest.batch import snapshots
 from ingest.cli import cli
+from ingest.contracts import (
+    DEPOSITS_SNAPSHOT,
+    EVENTS_SNAPSHOT,
+    USERS_SNAPSHOT,
+    WITHDRAWALS_SNAPSHOT,
+)
 from ingest.io.warehouse import connect
 
 pytestmark = pytest.mark.dbt
 
-TRANSACTION_FILES = ("deposit_sample_data.csv", "withdrawals_sample_data.csv")
-EVENTS_FILE = "event_sample_data.csv"
-USERS_FILE = "user_id_sample_data.csv"
+TRANSACTION_FILES = (DEPOSITS_SNAPSHOT.default_file, WITHDRAWALS_SNAPSHOT.default_file)
+EVENTS_FILE = EVENTS_SNAPSHOT.default_file
+USERS_FILE = USERS_SNAPSHOT.default_file
 LINEAGE_COLUMNS = {"load_id", "last_load_id"}
 # Day kinds of the replayed history: a full snapshot, deltas, and a full snapshot in between.
 DAY_KINDS = ("full", "delta", "full", "delta")

@@ -13,6 +13,7 @@ import pytest
 
 from bitso_sandbox import sample
 from ingest.batch import snapshots
+from ingest.contracts import USERS_SNAPSHOT, WITHDRAWALS_SNAPSHOT
 from ingest.io.warehouse import connect
 from tests.python.conftest import SHARED_CHALLENGE_DIR
 
@@ -29,9 +30,10 @@ def real_snapshot_dir(tmp_path):
     sample.generate_sample(
         directory,
         deposits=20_000,
-        user_ids=sample.read_user_ids(SHARED_CHALLENGE_DIR / "user_id_sample_data.csv"),
+        user_ids=sample.read_user_ids(SHARED_CHALLENGE_DIR / USERS_SNAPSHOT.default_file),
     )
-    for name in ("user_id_sample_data.csv", "withdrawals_sample_data.csv"):
+    # The two original files that exist.
+    for name in (USERS_SNAPSHOT.default_file, WITHDRAWALS_SNAPSHOT.default_file):
         (directory / name).unlink()
         (directory / name).symlink_to(SHARED_CHALLENGE_DIR / name)
     return directory

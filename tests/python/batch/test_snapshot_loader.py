@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from ingest.batch import snapshots
+from ingest.contracts import DEPOSITS_SNAPSHOT, USERS_SNAPSHOT
 from ingest.io.warehouse import connect
 from tests.python.snapshot_files import write_snapshot_dir
 
@@ -71,7 +72,7 @@ def test_loading_the_same_files_again_changes_nothing(settings, tmp_path):
 def test_a_newer_snapshot_is_appended_as_a_later_load(settings, tmp_path):
     load(settings, write_snapshot_dir(tmp_path / "day1"))
     newer_deposits = (
-        "id,event_timestamp,user_id,amount,currency,tx_status\n"
+        f"{DEPOSITS_SNAPSHOT.header}\n"
         "1000,2020-01-10 18:26:02.853+00,aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa,7.5,mxn,complete\n"
     )
 
@@ -126,7 +127,7 @@ def test_a_wrong_header_is_named_with_its_line(settings, tmp_path):
 
 def test_a_malformed_row_names_file_and_line_and_rolls_back_every_table(settings, tmp_path):
     # Users is loaded last, so deposits, withdrawals and events were already written when it fails.
-    broken_users = "user_id\naaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\nbbbb,extra\n"
+    broken_users = f"{USERS_SNAPSHOT.header}\naaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\nbbbb,extra\n"
     directory = write_snapshot_dir(tmp_path / "day1", user_id_sample_data=broken_users)
 
     with pytest.raises(snapshots.SnapshotError) as raised:
@@ -166,7 +167,7 @@ def test_file_names_can_be_overridden(tmp_path):
 
 def test_a_file_without_final_newline_counts_its_last_row(tmp_path):
     path = tmp_path / "users.csv"
-    path.write_bytes(b"user_id\n\nabc\ndef")
+    path.write_bytes(f"{USERS_SNAPSHOT.header}\n\nabc\ndef".encode())
 
     scanned = snapshots.scan_file(snapshots.TABLES_BY_NAME["users"], path)
 

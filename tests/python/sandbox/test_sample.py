@@ -17,6 +17,7 @@ from bitso_sandbox.sample import (
     generate_sample,
     read_user_ids,
 )
+from ingest.contracts import SNAPSHOT_TABLES
 
 USER = r"[0-9a-f]{32}"
 # PostgreSQL timestamptz text: fraction zeros trimmed (so never ending in 0), bare +00.
@@ -46,12 +47,7 @@ WITHDRAWAL_LINE = re.compile(rf"\d+,{TIMESTAMPTZ},{USER},{AMOUNT},(web|app),[a-z
 EVENT_LINE = re.compile(
     rf"\d+,20\d\d-\d\d-\d\d \d\d:\d\d:\d\d\.\d{{6}},{USER},({'|'.join(EVENT_NAMES)})"
 )
-HEADERS = {
-    DEPOSITS_FILE: "id,event_timestamp,user_id,amount,currency,tx_status",
-    WITHDRAWALS_FILE: "id,event_timestamp,user_id,amount,interface,currency,tx_status",
-    EVENTS_FILE: "id,event_timestamp,user_id,event_name",
-    USERS_FILE: "user_id",
-}
+HEADERS = {table.default_file: table.header for table in SNAPSHOT_TABLES}
 
 
 def _shared_challenge_folder() -> Path | None:

@@ -18,11 +18,11 @@ import pytest
 from click.testing import CliRunner
 
 from ingest.cli import cli
+from ingest.contracts import LAKE_WINDOW_COLUMNS
 from ingest.io.warehouse import connect
 from ingest.spreads import report
 from ingest.spreads.monitor.lake import PARQUET_SELECT
 from ingest.spreads.monitor.quotes import spread_pct
-from ingest.spreads.monitor.records import COLUMNS
 from tests.python.spreads.monitor.test_end_to_end import Server, finish, start_monitor
 
 pytestmark = pytest.mark.dbt
@@ -278,7 +278,7 @@ def test_spread_models_and_report_match_a_scripted_monitor_run(
 
 
 def window_csv(start: datetime, spreads: list[str | None]) -> str:
-    lines = [",".join(COLUMNS)]
+    lines = [",".join(LAKE_WINDOW_COLUMNS)]
     for offset, spread in enumerate(spreads):
         second = (start + timedelta(seconds=offset)).isoformat()
         if spread is None:

@@ -4,8 +4,9 @@ from decimal import Decimal
 import duckdb
 import pytest
 
+from ingest.contracts import LAKE_WINDOW_COLUMNS
 from ingest.spreads.monitor.lake import LakeBusy, LakeWriter, window_key
-from ingest.spreads.monitor.records import COLUMNS, SpreadRecord
+from ingest.spreads.monitor.records import SpreadRecord
 
 from .conftest import T0
 
@@ -58,7 +59,7 @@ def test_each_second_is_in_the_journal_at_once_and_each_window_is_published_per_
     write_seconds(writer, [T0 + 10])
     writer.close()
     first = published_rows(tmp_path / window_key("btc_mxn", T0, "csv"))
-    assert first[0] == list(COLUMNS)
+    assert first[0] == list(LAKE_WINDOW_COLUMNS)
     assert [row[0] for row in first[1:]] == [
         f"2026-11-29T10:00:{second:02d}+00:00" for second in range(10)
     ]
@@ -86,7 +87,7 @@ def test_duckdb_reads_book_and_date_from_the_paths_and_exact_prices(tmp_path, fm
 def test_a_crash_journal_of_an_ended_window_is_published_on_restart_without_torn_rows(tmp_path):
     path = journal(tmp_path)
     path.parent.mkdir(parents=True)
-    rows = [",".join(COLUMNS)] + [
+    rows = [",".join(LAKE_WINDOW_COLUMNS)] + [
         ",".join(r.as_row()) for s in range(T0, T0 + 4) for r in records(s)
     ]
     # kill -9 in the middle of a line leaves it without its newline.
