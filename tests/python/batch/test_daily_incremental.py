@@ -133,7 +133,8 @@ def warehouse_contents(settings) -> dict[str, list[tuple]]:
 
 def reset_warehouse(settings) -> None:
     with connect(settings) as warehouse, warehouse.transaction():
-        for schema in ("raw", "staging", "core", "reports", "data_quality", "reference"):
+        layers = ("raw", "staging", "intermediate", "core", "reports", "data_quality", "reference")
+        for schema in layers:
             warehouse.execute(f"drop schema if exists {schema} cascade")
 
 
