@@ -28,10 +28,9 @@ from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
-import duckdb
-
 from ingest.contracts import ALERT_LOG_FIELDS, LAKE_WINDOW_COLUMNS
 from ingest.io.lake_storage import LakeStorage, open_lake
+from ingest.io.parquet import ParquetCodec, ParquetError
 from ingest.io.warehouse import Warehouse, WarehouseError, connect
 from ingest.settings import Settings
 
@@ -222,9 +221,7 @@ def _as_csv(file: LakeFile, content: bytes) -> Iterator[Path]:
             _check_window_csv(content)
             csv_path.write_bytes(content)
         elif file.name.endswith(".parquet"):
-            parquet_path = Path(directory) / "rows.parquet"
-            parquet_path.write_bytes(content)
-            _parquet_to_csv(parquet_path, csv_path)
+            _parquet_to_csv(content, csv_path)
         else:
             csv_path.write_text(_alerts_csv(content, file.name))
         yield csv_path
@@ -246,16 +243,12 @@ def _check_window_csv(content: bytes) -> None:
             )
 
 
-def _parquet_to_csv(parquet_path: Path, csv_path: Path) -> None:
+def _parquet_to_csv(content: bytes, csv_path: Path) -> None:
     # Text as the CSV files have it: decimals exact, booleans as true/false.
-    select = ", ".join(f"cast({column} as varchar) as {column}" for column in LAKE_WINDOW_COLUMNS)
     try:
-        with duckdb.connect() as converter:
-            converter.execute(
-                f"copy (select {select} from read_parquet(?)) to ? (format csv, header)",
-                [str(parquet_path), str(csv_path)],
-            )
-    except duckdb.Error as error:
+        with ParquetCodec() as codec:
+            codec.parquet_to_csv(content, LAKE_WINDOW_COLUMNS, csv_path)
+    except ParquetError as error:
         first_line = str(error).strip().splitlines()[0]
         raise UnusableFile(f"not a readable Parquet file: {first_line}") from error
 

@@ -23,16 +23,14 @@ import fcntl
 import io
 import logging
 import os
-import tempfile
 from collections import defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
-import duckdb
-
 from ingest.contracts import LAKE_WINDOW_COLUMNS, LAKE_WINDOW_PARQUET_TYPES
 from ingest.io.lake_storage import fsync_dir, is_object_store, open_lake
+from ingest.io.parquet import ParquetCodec, ParquetError
 from ingest.spreads.monitor.records import SpreadRecord
 
 log = logging.getLogger(__name__)
@@ -41,16 +39,9 @@ FORMATS = ("csv", "parquet")
 SECONDS_PER_DAY = 86_400
 JOURNAL_SUFFIX = ".partial"
 
-# The window's text cast to the contract's Parquet types.
-PARQUET_SELECT = (
-    "select "
-    + ", ".join(
-        f"cast({name} as {data_type}) as {name}"
-        for name, data_type in LAKE_WINDOW_PARQUET_TYPES.items()
-    )
-    + " from read_csv('{path}', header = true, all_varchar = true, hive_partitioning = false)"
-    " order by orderbook_timestamp"
-)
+# Where a row keeps the second it stands for, and its book.
+_SECOND = LAKE_WINDOW_COLUMNS.index("orderbook_timestamp")
+_BOOK = LAKE_WINDOW_COLUMNS.index("book")
 
 
 class LakeBusy(RuntimeError):
@@ -108,34 +99,18 @@ def _field(value: object) -> str:
     return str(value)
 
 
-def _sql_path(path: Path) -> str:
-    return str(path).replace("'", "''")
-
-
-def _parquet_rows(content: bytes, connection: duckdb.DuckDBPyConnection, scratch: Path) -> list:
-    path = scratch / "published.parquet"
-    path.write_bytes(content)
-    rows = connection.execute(
-        f"select * from read_parquet('{_sql_path(path)}', hive_partitioning = false)"
-    ).fetchall()
+def _parquet_rows(content: bytes, codec: ParquetCodec) -> list[list[str]]:
+    rows = codec.parquet_rows(content)
     return [
         [_field(value) for value in row] for row in rows if len(row) == len(LAKE_WINDOW_COLUMNS)
     ]
 
 
-def _encoded(
-    rows: list[list[str]], connection: duckdb.DuckDBPyConnection | None, scratch: Path
-) -> bytes:
+def _encoded(rows: list[list[str]], codec: ParquetCodec | None) -> bytes:
     """The window file's content: CSV text, or Parquet with exact decimals."""
-    text = _csv_text(rows, header=True)
-    if connection is None:
-        return text.encode()
-    staging = scratch / "window.csv"
-    encoded = scratch / "window.parquet"
-    staging.write_text(text)
-    select = PARQUET_SELECT.format(path=_sql_path(staging))
-    connection.execute(f"copy ({select}) to '{_sql_path(encoded)}' (format parquet)")
-    return encoded.read_bytes()
+    if codec is None:
+        return _csv_text(rows, header=True).encode()
+    return codec.rows_to_parquet(rows, LAKE_WINDOW_PARQUET_TYPES)
 
 
 def _drop_torn_tail(journal: Path) -> None:
@@ -241,42 +216,36 @@ class LakeWriter:
     def _publish_logged(self, journal: Path) -> None:
         try:
             self._publish(journal)
-        except (OSError, duckdb.Error) as error:
+        except (OSError, ParquetError) as error:
             # The journal stays; the next start publishes it.
             log.error("could not publish %s, kept for the next start: %s", journal, error)
 
     def _publish(self, journal: Path) -> None:
         start = _start_from_stamp(journal.stem)
-        # Parquet goes through one in-memory DuckDB per window; opening one per file costs more
-        # than the write.
-        parquet = duckdb.connect() if self.fmt == "parquet" else None
-        with (
-            parquet or contextlib.nullcontext() as connection,
-            tempfile.TemporaryDirectory(prefix="lake-window-") as scratch_dir,
-        ):
-            scratch = Path(scratch_dir)
+        # Parquet goes through one codec per window; opening one per file costs more than the
+        # write.
+        parquet = ParquetCodec() if self.fmt == "parquet" else None
+        with parquet or contextlib.nullcontext() as codec:
             by_book: dict[str, list[list[str]]] = defaultdict(list)
             for row in _csv_rows(journal.read_text()):
-                by_book[row[1]].append(row)
+                by_book[row[_BOOK]].append(row)
             for book, rows in by_book.items():
                 key = window_key(book, start, self.fmt)
                 merged: dict[str, list[str]] = {}
                 if self.storage.exists(key):
-                    for row in self._published_rows(key, connection, scratch):
-                        merged.setdefault(row[0], row)
+                    for row in self._published_rows(key, codec):
+                        merged.setdefault(row[_SECOND], row)
                 for row in rows:
-                    merged.setdefault(row[0], row)
+                    merged.setdefault(row[_SECOND], row)
                 ordered = [merged[second] for second in sorted(merged)]
-                self.storage.publish(key, _encoded(ordered, connection, scratch))
+                self.storage.publish(key, _encoded(ordered, codec))
                 self.published.append(self.storage.location(key))
         journal.unlink()
         with contextlib.suppress(OSError):
             fsync_dir(self.journal_dir)
 
-    def _published_rows(
-        self, key: str, connection: duckdb.DuckDBPyConnection | None, scratch: Path
-    ) -> list[list[str]]:
+    def _published_rows(self, key: str, codec: ParquetCodec | None) -> list[list[str]]:
         content = self.storage.read_bytes(key)
-        if connection is None:
+        if codec is None:
             return _csv_rows(content.decode())
-        return _parquet_rows(content, connection, scratch)
+        return _parquet_rows(content, codec)

@@ -13,15 +13,14 @@ from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
-import duckdb
 import pytest
 from click.testing import CliRunner
 
 from ingest.cli import cli
-from ingest.contracts import LAKE_WINDOW_COLUMNS
+from ingest.contracts import LAKE_WINDOW_COLUMNS, LAKE_WINDOW_PARQUET_TYPES
+from ingest.io.parquet import csv_to_parquet
 from ingest.io.warehouse import connect
 from ingest.spreads import report
-from ingest.spreads.monitor.lake import PARQUET_SELECT
 from ingest.spreads.monitor.quotes import spread_pct
 from tests.python.spreads.monitor.test_end_to_end import Server, finish, start_monitor
 
@@ -390,7 +389,7 @@ def test_lake_load_reads_parquet_windows_as_the_csv_text(settings, tmp_path):
     target = lake / WINDOW.replace(".csv", ".parquet")
     target.parent.mkdir(parents=True)
     # The monitor's own CSV-to-Parquet conversion, so the types are those it writes.
-    duckdb.sql(f"copy ({PARQUET_SELECT.format(path=source)}) to '{target}' (format parquet)")
+    csv_to_parquet(source, LAKE_WINDOW_PARQUET_TYPES, target)
 
     assert "1 files loaded" in lake_load(lake)
     with connect(settings) as warehouse:
