@@ -21,10 +21,10 @@ from pathlib import Path
 import requests
 
 from benchmarks.local_bitso_server import start_local_bitso
+from ingest.contracts import LAKE_FILE_FORMATS
 from ingest.spreads.monitor.bitso_rest import BitsoRestClient
 from ingest.spreads.monitor.budget import RequestBudget
 from ingest.spreads.monitor.clock import SystemClock
-from ingest.spreads.monitor.lake import FORMATS
 from ingest.spreads.monitor.quotes import QuoteBoard
 from ingest.spreads.monitor.rest_source import RestSource
 from ingest.spreads.monitor.runner import MonitorOptions, run_monitor
@@ -47,7 +47,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=130, help="seconds to sample")
     parser.add_argument("--window", type=int, default=60, help="seconds per lake file")
-    parser.add_argument("--format", choices=FORMATS, default="csv")
+    parser.add_argument("--format", choices=LAKE_FILE_FORMATS, default="csv")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 

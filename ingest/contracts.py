@@ -15,6 +15,9 @@ import dataclasses
 from collections.abc import Mapping
 from types import MappingProxyType
 
+# The lake's file formats: the monitor's windows and the batch exports alike.
+LAKE_FILE_FORMATS: tuple[str, ...] = ("csv", "parquet")
+
 # The window files' columns in file order, each with the type the monitor gives it in Parquet
 # (DuckDB type names; the CSV files hold the same columns as text). The first five are the
 # columns the Markets team asked for, in their order. Exact decimals: prices keep 18 decimal

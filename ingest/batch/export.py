@@ -26,7 +26,6 @@ from ingest.io.warehouse import connect
 from ingest.settings import Settings
 
 EXPORTED_LAYERS = ("core", "reports")
-FORMATS = ("csv", "parquet")
 OUTPUT_NAME = "batch_output"
 VERSIONS_NAME = ".batch_output_versions"
 LATEST_NAME = "LATEST"

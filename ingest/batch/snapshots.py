@@ -19,8 +19,9 @@ from ingest.contracts import SNAPSHOT_TABLES, SnapshotTable
 from ingest.io.warehouse import Warehouse, WarehouseError, connect
 from ingest.settings import Settings
 
-RAW_SCHEMA = "raw"
-LOADS_TABLE = f"{RAW_SCHEMA}.snapshot_loads"
+# The layer the raw tables live in (`raw`, or `<dev>_raw` in a development build).
+RAW = "raw"
+LOADS_TABLE = "snapshot_loads"
 _CHUNK_BYTES = 4 * 1024 * 1024
 _BLANK_LINE = re.compile(rb"\n(?=\r?\n)")
 # A full snapshot holds a table's whole history; a delta holds only the day's new and changed rows.
@@ -28,6 +29,11 @@ KINDS = ("full", "delta")
 
 
 TABLES_BY_NAME = {table.name: table for table in SNAPSHOT_TABLES}
+
+
+def _loads(warehouse: Warehouse) -> str:
+    """The snapshot load log's relation."""
+    return warehouse.relation(RAW, LOADS_TABLE)
 
 
 class SnapshotError(Exception):
@@ -137,7 +143,7 @@ def load_snapshots(
             ensure_raw_schema(warehouse)
             with warehouse.transaction():
                 # Serializes concurrent loaders so load ids follow load order.
-                warehouse.lock(LOADS_TABLE)
+                warehouse.lock(_loads(warehouse))
                 return [_load_one(warehouse, file, day, kind, report) for file in scanned]
     except WarehouseError as error:
         raise SnapshotError(str(error)) from error
@@ -149,7 +155,7 @@ def _load_one(
     started = time.monotonic()
     table = file.table
     previous = warehouse.execute(
-        f"select load_id from {LOADS_TABLE} where table_name = ? and file_checksum = ?",
+        f"select load_id from {_loads(warehouse)} where table_name = ? and file_checksum = ?",
         (table.name, file.checksum),
     )
     if previous:
@@ -159,7 +165,9 @@ def _load_one(
             file.blank_lines, 0, "already loaded", load_id, time.monotonic() - started,
         )  # fmt: skip
 
-    (load_id,) = warehouse.execute(f"select coalesce(max(load_id), 0) + 1 from {LOADS_TABLE}")[0]
+    (load_id,) = warehouse.execute(
+        f"select coalesce(max(load_id), 0) + 1 from {_loads(warehouse)}"
+    )[0]
     lineage = {
         "_load_id": load_id,
         "_snapshot_date": day.isoformat(),
@@ -168,7 +176,7 @@ def _load_one(
     }
     try:
         rows_loaded = warehouse.bulk_load_csv(
-            f"{RAW_SCHEMA}.{table.name}",
+            warehouse.relation(RAW, table.name),
             table.columns,
             file.path,
             lineage,
@@ -182,7 +190,7 @@ def _load_one(
             f"{rows_loaded}; nothing was loaded"
         )
     warehouse.execute(
-        f"insert into {LOADS_TABLE} (load_id, table_name, snapshot_date, kind, source_file,"
+        f"insert into {_loads(warehouse)} (load_id, table_name, snapshot_date, kind, source_file,"
         " file_checksum, rows_read, blank_lines, rows_loaded, loaded_at)"
         " values (?, ?, ?, ?, ?, ?, ?, ?, ?, current_timestamp)",
         (
@@ -208,9 +216,9 @@ def _load_one(
 def ensure_raw_schema(warehouse: Warehouse) -> None:
     """Create the raw schema, the load log and one text table per snapshot if missing."""
     with warehouse.transaction():
-        warehouse.execute(f"create schema if not exists {RAW_SCHEMA}")
+        warehouse.execute(f"create schema if not exists {warehouse.schema(RAW)}")
         warehouse.execute(
-            f"create table if not exists {LOADS_TABLE} ("
+            f"create table if not exists {_loads(warehouse)} ("
             " load_id bigint primary key,"
             " table_name text not null,"
             " snapshot_date date not null,"
@@ -226,6 +234,6 @@ def ensure_raw_schema(warehouse: Warehouse) -> None:
         for table in SNAPSHOT_TABLES:
             data_columns = ", ".join(f"{column} text" for column in table.columns)
             warehouse.execute(
-                f"create table if not exists {RAW_SCHEMA}.{table.name} ("
+                f"create table if not exists {warehouse.relation(RAW, table.name)} ("
                 f"{data_columns}, {warehouse.LINEAGE_COLUMNS})"
             )

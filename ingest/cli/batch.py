@@ -17,6 +17,7 @@ from ingest.cli.options import (
     lake_option,
     target_option,
 )
+from ingest.contracts import SNAPSHOT_TABLES
 from ingest.settings import Settings
 
 log = logging.getLogger("ingest")
@@ -24,24 +25,21 @@ log = logging.getLogger("ingest")
 _day = click.DateTime(formats=["%Y-%m-%d"])
 
 
+def _snapshot_file_options(command):
+    """`--<table>-file NAME` for each snapshot file, defaulting to its usual name."""
+    for table in reversed(SNAPSHOT_TABLES):
+        command = click.option(
+            f"--{table.name}-file",
+            f"{table.name}_file",
+            metavar="NAME",
+            help=f"The {table.name} file in DIRECTORY.  [default: {table.default_file}]",
+        )(command)
+    return command
+
+
 @click.command("snapshots")
 @click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option(
-    "--deposits-file",
-    metavar="NAME",
-    help="Deposits file in DIRECTORY.  [default: deposit_sample_data.csv]",
-)
-@click.option(
-    "--withdrawals-file",
-    metavar="NAME",
-    help="Withdrawals file.  [default: withdrawals_sample_data.csv]",
-)
-@click.option(
-    "--events-file", metavar="NAME", help="Events file.  [default: event_sample_data.csv]"
-)
-@click.option(
-    "--users-file", metavar="NAME", help="Users file.  [default: user_id_sample_data.csv]"
-)
+@_snapshot_file_options
 @click.option(
     "--date", "snapshot_date", type=_day, help="The day the files describe.  [default: today, UTC]"
 )
@@ -57,15 +55,12 @@ _day = click.DateTime(formats=["%Y-%m-%d"])
 def snapshots_command(
     settings: Settings,
     directory: Path,
-    deposits_file: str | None,
-    withdrawals_file: str | None,
-    events_file: str | None,
-    users_file: str | None,
     snapshot_date: datetime | None,
     delta: bool,
     target: str | None,
     quiet: bool,
     as_json: bool,
+    **file_options: str | None,
 ) -> None:
     """Load the four daily CSV snapshots in DIRECTORY into the warehouse's raw tables.
 
@@ -76,12 +71,7 @@ def snapshots_command(
     from ingest.io.warehouse import describe
 
     settings = settings.replace(target=target)
-    names = {
-        "deposits": deposits_file,
-        "withdrawals": withdrawals_file,
-        "events": events_file,
-        "users": users_file,
-    }
+    names = {table.name: file_options[f"{table.name}_file"] for table in SNAPSHOT_TABLES}
 
     def report_progress(table: str, rows: int, seconds: float) -> None:
         if not quiet:

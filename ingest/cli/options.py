@@ -8,10 +8,8 @@ from collections.abc import Iterator
 
 import click
 
+from ingest.contracts import LAKE_FILE_FORMATS
 from ingest.settings import TARGETS
-
-# The lake's file formats (the monitor's windows and the batch exports alike).
-FORMATS = ("csv", "parquet")
 
 # Flags override the settings read from the environment (ingest.settings), so no option reads a
 # variable itself; the help names the variable.
@@ -31,7 +29,7 @@ def format_option(help_text: str):
     return click.option(
         "--format",
         "file_format",
-        type=click.Choice(FORMATS),
+        type=click.Choice(LAKE_FILE_FORMATS),
         default="csv",
         show_default=True,
         help=help_text,

@@ -16,6 +16,7 @@ from typing import Any, BinaryIO
 import duckdb
 import psycopg2
 
+from ingest.io.parquet import csv_to_parquet
 from ingest.settings import PostgresSettings, Settings
 
 ProgressCallback = Callable[[int], None]
@@ -214,7 +215,7 @@ class PostgresWarehouse(Warehouse):
         if file_format == "parquet":
             # PostgreSQL has no Parquet writer: DuckDB converts the CSV with the relation's types.
             try:
-                _csv_to_parquet(csv_path, self._column_types(relation), path)
+                csv_to_parquet(csv_path, self._column_types(relation), path)
             finally:
                 csv_path.unlink()
         return rows
@@ -280,17 +281,6 @@ def _duckdb_type(postgres_type: str, precision: int | None, scale: int | None) -
     if postgres_type in ("text", "character varying"):
         return "varchar"
     return postgres_type
-
-
-def _csv_to_parquet(csv_path: Path, column_types: dict[str, str], parquet_path: Path) -> None:
-    columns = ", ".join(f"'{name}': '{kind}'" for name, kind in column_types.items())
-    with duckdb.connect() as converter:
-        converter.execute("set TimeZone = 'UTC'")
-        converter.execute(
-            f"copy (select * from read_csv(?, header = true, auto_detect = false,"
-            f" columns = {{{columns}}})) to ? (format parquet)",
-            [str(csv_path), str(parquet_path)],
-        )
 
 
 def _first_csv_error_line(message: str) -> str:

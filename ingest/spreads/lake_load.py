@@ -36,12 +36,18 @@ from ingest.settings import Settings
 
 log = logging.getLogger(__name__)
 
-RAW_SCHEMA = "raw"
-LOADS_TABLE = f"{RAW_SCHEMA}.lake_file_loads"
-OBSERVATIONS_TABLE = f"{RAW_SCHEMA}.spread_observations"
-ALERTS_TABLE = f"{RAW_SCHEMA}.spread_alerts"
+# The layer of the raw tables (`raw`, or `<dev>_raw` in a development build).
+RAW = "raw"
+LOADS_TABLE = "lake_file_loads"
+OBSERVATIONS_TABLE = "spread_observations"
+ALERTS_TABLE = "spread_alerts"
 
 LOADED, RELOADED, UNCHANGED, SKIPPED = "loaded", "reloaded", "unchanged", "skipped"
+
+
+def _loads(warehouse: Warehouse) -> str:
+    """The lake-file load log's relation."""
+    return warehouse.relation(RAW, LOADS_TABLE)
 
 
 class UnusableFile(ValueError):
@@ -109,9 +115,9 @@ def load_lake(settings: Settings, lake: str | Path) -> list[FileOutcome]:
 def ensure_tables(warehouse: Warehouse) -> None:
     """Create the raw schema, the load log and the two raw tables if missing."""
     with warehouse.transaction():
-        warehouse.execute(f"create schema if not exists {RAW_SCHEMA}")
+        warehouse.execute(f"create schema if not exists {warehouse.schema(RAW)}")
         warehouse.execute(
-            f"create table if not exists {LOADS_TABLE} ("
+            f"create table if not exists {_loads(warehouse)} ("
             " load_id bigint primary key,"
             " table_name text not null,"
             " source_file text not null,"
@@ -121,21 +127,24 @@ def ensure_tables(warehouse: Warehouse) -> None:
             " file_version text)"
         )
         # Load logs written before versions were recorded gain the column.
-        warehouse.execute(f"alter table {LOADS_TABLE} add column if not exists file_version text")
+        warehouse.execute(
+            f"alter table {_loads(warehouse)} add column if not exists file_version text"
+        )
         for table, columns in (
             (OBSERVATIONS_TABLE, LAKE_WINDOW_COLUMNS),
             (ALERTS_TABLE, ALERT_LOG_FIELDS),
         ):
             data_columns = ", ".join(f"{column} text" for column in columns)
             warehouse.execute(
-                f"create table if not exists {table} ({data_columns}, {warehouse.LINEAGE_COLUMNS})"
+                f"create table if not exists {warehouse.relation(RAW, table)}"
+                f" ({data_columns}, {warehouse.LINEAGE_COLUMNS})"
             )
 
 
 def recorded_loads(warehouse: Warehouse) -> dict[str, RecordedLoad]:
     """The latest load of every file loaded so far, in one query."""
     rows = warehouse.execute(
-        f"select source_file, load_id, file_checksum, file_version from {LOADS_TABLE}"
+        f"select source_file, load_id, file_checksum, file_version from {_loads(warehouse)}"
         " order by load_id"
     )
     return {
@@ -158,20 +167,23 @@ def load_file(
         # version so the next run need not read it.
         with warehouse.transaction():
             warehouse.execute(
-                f"update {LOADS_TABLE} set file_version = ? where load_id = ?",
+                f"update {_loads(warehouse)} set file_version = ? where load_id = ?",
                 (file.version, recorded.load_id),
             )
         return FileOutcome(file.name, UNCHANGED)
     try:
         with _as_csv(file, content) as csv_path, warehouse.transaction():
             # Concurrent runs queue here; the second finds the file loaded and does nothing.
-            warehouse.lock(LOADS_TABLE)
+            warehouse.lock(_loads(warehouse))
             previous = _loaded_checksum(warehouse, file)
             if previous == checksum:
                 return FileOutcome(file.name, UNCHANGED)
-            warehouse.execute(f"delete from {file.table} where _source_file = ?", (file.name,))
+            warehouse.execute(
+                f"delete from {warehouse.relation(RAW, file.table)} where _source_file = ?",
+                (file.name,),
+            )
             (load_id,) = warehouse.execute(
-                f"select coalesce(max(load_id), 0) + 1 from {LOADS_TABLE}"
+                f"select coalesce(max(load_id), 0) + 1 from {_loads(warehouse)}"
             )[0]
             lineage = {
                 "_load_id": load_id,
@@ -180,13 +192,24 @@ def load_file(
                 "_file_checksum": checksum,
             }
             rows = warehouse.bulk_load_csv(
-                file.table, file.columns, csv_path, lineage, progress=lambda _rows: None
+                warehouse.relation(RAW, file.table),
+                file.columns,
+                csv_path,
+                lineage,
+                progress=lambda _rows: None,
             )
             warehouse.execute(
-                f"insert into {LOADS_TABLE}"
+                f"insert into {_loads(warehouse)}"
                 " (load_id, table_name, source_file, file_checksum, rows_loaded, file_version)"
                 " values (?, ?, ?, ?, ?, ?)",
-                (load_id, file.table, file.name, checksum, rows, file.version),
+                (
+                    load_id,
+                    warehouse.relation(RAW, file.table),
+                    file.name,
+                    checksum,
+                    rows,
+                    file.version,
+                ),
             )
     except UnusableFile as error:
         return _skipped(file, str(error))
@@ -204,7 +227,7 @@ def _skipped(file: LakeFile, reason: str) -> FileOutcome:
 
 def _loaded_checksum(warehouse: Warehouse, file: LakeFile) -> str | None:
     rows = warehouse.execute(
-        f"select file_checksum from {LOADS_TABLE} where source_file = ?"
+        f"select file_checksum from {_loads(warehouse)} where source_file = ?"
         " order by load_id desc limit 1",
         (file.name,),
     )

@@ -3,8 +3,8 @@
     engines the sources are DuckDB's external reads or the tables `ingest lake-load` fills. Run by
     declare_spark_sources. -#}
 {% macro spark_lake_sources(raw_schema) -%}
-    {#- The window files' columns (ingest/spreads/monitor/records.py COLUMNS), with the types the
-        monitor gives them in Parquet (PARQUET_SELECT in ingest/spreads/monitor/lake.py). -#}
+    {#- The window files' columns and their Parquet types: LAKE_WINDOW_SCHEMA in
+        ingest/contracts.py (tests/python/test_contracts.py keeps this copy equal to it). -#}
     {%- set window_columns = [
         ('orderbook_timestamp', 'string'),
         ('book', 'string'),

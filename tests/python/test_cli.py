@@ -66,7 +66,7 @@ def test_snapshots_failure_exits_1_with_the_file_named(runner, warehouse_env, tm
     [
         (["snapshots", "/no/such/dir"], "does not exist"),
         (["snapshots", ".", "--target", "oracle"], "'oracle' is not one of"),
-        (["generate-sample", "x", "--deposits", "0"], "0 is not in the range"),
+        (["generate-sample", "x", "--deposits", "0"], "--deposits: must be at least 1000"),
     ],
 )
 def test_bad_arguments_exit_2_with_a_reason(runner, arguments, complaint):

@@ -28,15 +28,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
-from ingest.contracts import LAKE_WINDOW_COLUMNS, LAKE_WINDOW_PARQUET_TYPES
+from ingest.contracts import LAKE_FILE_FORMATS, LAKE_WINDOW_COLUMNS, LAKE_WINDOW_PARQUET_TYPES
 from ingest.io.lake_storage import fsync_dir, is_object_store, open_lake
 from ingest.io.parquet import ParquetCodec, ParquetError
 from ingest.spreads.monitor.records import SpreadRecord
 
 log = logging.getLogger(__name__)
 
-FORMATS = ("csv", "parquet")
-SECONDS_PER_DAY = 86_400
 JOURNAL_SUFFIX = ".partial"
 
 # Where a row keeps the second it stands for, and its book.
@@ -132,8 +130,8 @@ class LakeWriter:
     def __init__(
         self, lake: str | Path, window_seconds: int, fmt: str, journal_dir: Path | None = None
     ) -> None:
-        if fmt not in FORMATS:
-            raise ValueError(f"format must be one of {', '.join(FORMATS)}")
+        if fmt not in LAKE_FILE_FORMATS:
+            raise ValueError(f"format must be one of {', '.join(LAKE_FILE_FORMATS)}")
         self.storage = open_lake(lake)
         self.window_seconds = window_seconds
         self.fmt = fmt
