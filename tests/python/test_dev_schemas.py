@@ -42,21 +42,6 @@ def query(database: str, sql: str) -> list[tuple]:
         connection.close()
 
 
-def copy_raw_schema(database: str, developer: str, deposits_where: str = "true") -> None:
-    """The developer's own raw schema, as a copy of production's `raw`.
-
-    `ingest snapshots` writes into `raw` whatever BITSO_DEV_SCHEMA says until the Python side
-    prefixes its schemas too; then it can load `<developer>_raw` directly.
-    """
-    statements = [f"create schema {developer}_raw"]
-    for table in RAW_TABLES:
-        where = deposits_where if table == "deposits" else "true"
-        statements.append(
-            f"create table {developer}_raw.{table} as select * from raw.{table} where {where}"
-        )
-    query(database, ";\n".join(statements))
-
-
 def start_dbt_build(
     developer: str, env: dict[str, str], profiles: Path, tmp: Path
 ) -> subprocess.Popen:
@@ -104,12 +89,14 @@ def test_two_developers_build_at_once_into_their_own_schemas(
     }
     for key in ("BITSO_DEV_SCHEMA", "DBT_TARGET_PATH", "DBT_LOG_PATH", "DBT_PROFILES_DIR"):
         monkeypatch.delenv(key, raising=False)
-    sample.generate_sample(tmp_path / "sample", deposits=1_000, seed=3)
-    settings = Settings.from_env(env)
-    snapshots.load_snapshots(settings, snapshots.resolve_files(tmp_path / "sample"))
-    copy_raw_schema(postgres_database, "alice")
-    # Bob's snapshot lacks some deposits, so each build must have read its own raw schema.
-    copy_raw_schema(postgres_database, "bob", deposits_where="id like '%1'")
+    # Each loads a snapshot of their own with `ingest snapshots`' loader, which writes into
+    # `<dev>_raw`; bob's has fewer deposits, so each build must read its own raw schema.
+    # Production's `raw` holds a third one, which no development build may touch.
+    for developer, deposits in (("alice", 2_000), ("bob", 1_000), (None, 1_000)):
+        folder = tmp_path / f"sample-{developer or 'production'}"
+        sample.generate_sample(folder, deposits=deposits, seed=3)
+        settings = Settings.from_env({**env, "BITSO_DEV_SCHEMA": developer or ""})
+        snapshots.load_snapshots(settings, snapshots.resolve_files(folder))
     raw_counts = {t: query(postgres_database, f"select count(*) from raw.{t}") for t in RAW_TABLES}
 
     builds = {
