@@ -208,6 +208,23 @@ def _utc_timestamp(_ctx, _param, value: str | None) -> datetime | None:
     help="Record this many seconds, then stop cleanly.  [default: run until SIGINT or SIGTERM]",
 )
 @click.option(
+    "--max-restarts",
+    type=click.IntRange(0),
+    default=5,
+    show_default=True,
+    metavar="N",
+    help="A part of the monitor (source, sampler, lake writer, alerts file, webhooks) that fails "
+    "more than N times within --restart-window stops the run with status 1, every sink closed.",
+)
+@click.option(
+    "--restart-window",
+    type=click.FloatRange(0, min_open=True),
+    default=300.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="The period over which --max-restarts counts a part's failures.",
+)
+@click.option(
     "--project-dir",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     help="The dbt project whose thresholds seed gives the default thresholds.  "
@@ -232,6 +249,8 @@ def spreads_command(
     webhooks: tuple[str, ...],
     request_budget: int,
     duration: int | None,
+    max_restarts: int,
+    restart_window: float,
     project_dir: Path | None,
 ) -> None:
     """Record every book's bid-ask spread once a second into the lake and alert on thresholds."""
@@ -260,10 +279,13 @@ def spreads_command(
         thresholds=thresholds,
         request_budget=request_budget,
         duration=duration,
+        max_restarts=max_restarts,
+        restart_window=restart_window,
     )
 
     from ingest.spreads.monitor.alerts import ThresholdsError
     from ingest.spreads.monitor.lake import LakeBusy
+    from ingest.spreads.monitor.supervisor import MonitorFailed
     from ingest.spreads.monitor.wiring import MonitorSetupError, UnknownBooks, build_monitor
 
     try:
@@ -279,6 +301,8 @@ def spreads_command(
         except OSError as error:
             # Seconds already journaled stay in the journal and are published on the next start.
             raise RunFailed(f"cannot write to the lake {settings.lake}: {error}") from error
+        except MonitorFailed as error:
+            raise RunFailed(str(error)) from error
     click.echo(monitor.summary_line(summary))
 
 

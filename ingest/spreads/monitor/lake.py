@@ -24,6 +24,7 @@ import io
 import logging
 import os
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
@@ -144,6 +145,8 @@ class LakeWriter:
         self._journal_start: int | None = None
         self._publisher = concurrent.futures.ThreadPoolExecutor(1, "lake-publisher")
         self._pending: list[concurrent.futures.Future[None]] = []
+        # Told of an unexpected exception while publishing (the run's supervisor).
+        self.on_failure: Callable[[str, BaseException], object] | None = None
 
     def open(self, now_second: int) -> int:
         """Take the lake's lock and publish journals of windows that ended before `now_second`;
@@ -217,6 +220,13 @@ class LakeWriter:
         except (OSError, ParquetError) as error:
             # The journal stays; the next start publishes it.
             log.error("could not publish %s, kept for the next start: %s", journal, error)
+        except Exception as error:
+            # The publisher's boundary: the journal stays, the next window is published as usual.
+            log.error("could not publish %s, kept for the next start", journal)
+            if self.on_failure is None:
+                log.exception("lake writer failed")
+            else:
+                self.on_failure("lake writer", error)
 
     def _publish(self, journal: Path) -> None:
         start = _start_from_stamp(journal.stem)

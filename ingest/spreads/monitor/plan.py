@@ -38,3 +38,7 @@ class MonitorPlan:
     thresholds: tuple[Decimal, ...] | None = None
     request_budget: int = 50
     duration: int | None = None
+    # A part that fails more than `max_restarts` times within `restart_window` seconds stops
+    # the run with a non-zero exit (monitor.supervisor).
+    max_restarts: int = 5
+    restart_window: float = 300.0

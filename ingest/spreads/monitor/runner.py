@@ -26,6 +26,14 @@ from ingest.spreads.monitor.plan import ALERT_TIMINGS
 from ingest.spreads.monitor.quotes import Quote, QuoteBoard
 from ingest.spreads.monitor.records import SpreadRecord
 from ingest.spreads.monitor.sampler import Sampler
+from ingest.spreads.monitor.supervisor import (
+    DEFAULT_MAX_RESTARTS,
+    DEFAULT_RESTART_WINDOW,
+    MonitorFailed,
+    Supervisor,
+    close_all,
+    describe,
+)
 from ingest.spreads.monitor.webhooks import WebhookNotifier
 
 log = logging.getLogger(__name__)
@@ -57,6 +65,9 @@ class MonitorOptions:
     alert_timing: str = "second"
     # Where the open window is journaled; by default beside a local lake (see monitor.lake).
     journal_dir: Path | None = None
+    # A part failing more often than this within `restart_window` seconds stops the run.
+    max_restarts: int = DEFAULT_MAX_RESTARTS
+    restart_window: float = DEFAULT_RESTART_WINDOW
 
 
 @dataclasses.dataclass
@@ -70,6 +81,8 @@ class RunSummary:
     files: list[str] = dataclasses.field(default_factory=list)
     # Per alert, seconds from the arrival of the quote behind it to its hand-over to the sinks.
     alert_latencies: list[float] = dataclasses.field(default_factory=list)
+    # Restarts per part (after an unexpected exception).
+    restarts: dict[str, int] = dataclasses.field(default_factory=dict)
 
 
 class AlertDispatcher:
@@ -87,7 +100,9 @@ class AlertDispatcher:
         notifier: WebhookNotifier,
         clock: Clock,
         summary: RunSummary,
+        supervisor: Supervisor | None = None,
     ) -> None:
+        self.supervisor = supervisor
         self.tracker = tracker
         self.alert_file = alert_file
         self.notifier = notifier
@@ -115,6 +130,13 @@ class AlertDispatcher:
             self.alert_file.write(event)
         except OSError as error:
             log.error("could not write the alert to the alert log: %s", error)
+        except Exception as error:
+            # The writer's boundary: the next alert is written as usual.
+            log.error("alert not written to the alert log: %s", event.text)
+            if self.supervisor is None:
+                log.exception("alerts file failed")
+            else:
+                self.supervisor.failed("alerts file", error)
 
     def close(self) -> None:
         """Wait until every alert is in the alert log."""
@@ -130,14 +152,29 @@ class Sinks:
     second) alerts."""
 
     def __init__(
-        self, lake: LakeWriter, alerts: AlertDispatcher | None, summary: RunSummary
+        self,
+        lake: LakeWriter,
+        alerts: AlertDispatcher | None,
+        summary: RunSummary,
+        supervisor: Supervisor | None = None,
     ) -> None:
         self.lake = lake
         self.alerts = alerts
         self.summary = summary
+        self.supervisor = supervisor
 
     def on_second(self, second: int, records: Sequence[SpreadRecord], lateness: float) -> None:
-        self.lake.write(second, list(records))
+        try:
+            self.lake.write(second, list(records))
+        except OSError:
+            raise  # the lake cannot be written: the run ends (status 1), the journal kept
+        except Exception as error:
+            # The lake writer's boundary: this second is lost, the next one is written as usual
+            # (the sampler's cadence spaces the attempts).
+            if self.supervisor is None:
+                raise
+            self.supervisor.failed("lake writer", error)
+            return
         summary = self.summary
         summary.seconds += 1
         summary.records += len(records)
@@ -146,6 +183,10 @@ class Sinks:
         if self.alerts is not None:
             for record in records:
                 self.alerts.observe_record(record)
+
+
+# How each source's loop is named in logs and in the restart counts.
+SOURCE_PARTS = {"rest": "REST poller", "ws": "WebSocket reader"}
 
 
 def run_monitor(
@@ -157,40 +198,80 @@ def run_monitor(
     notifier: WebhookNotifier,
 ) -> RunSummary:
     """Sample `board` every second until `stop` is set or for `options.duration` seconds, then
-    close the open window; `source` runs on its own thread meanwhile."""
+    close the open window; `source` runs on its own thread meanwhile.
+
+    Every part runs under a supervisor (see monitor.supervisor). If one fails too often, the run
+    stops, every sink is closed (a failure closing one never skips the others), and
+    MonitorFailed says which part failed.
+    """
     if options.alert_timing not in ALERT_TIMINGS:
         raise ValueError(f"alert timing must be one of {', '.join(ALERT_TIMINGS)}")
     lake = LakeWriter(options.lake, options.window_seconds, options.fmt, options.journal_dir)
     started = clock.time()
     recovered = lake.open(math.floor(started))
     summary = RunSummary(recovered_windows=recovered)
+    supervisor = Supervisor(clock, stop, options.max_restarts, options.restart_window)
+    lake.on_failure = supervisor.failed
+    notifier.on_failure = supervisor.failed
     alerts = AlertDispatcher(
         AlertTracker(options.thresholds),
         AlertFile(options.lake, lake.journal_dir),
         notifier,
         clock,
         summary,
+        supervisor,
     )
     per_message = options.alert_timing == "message"
-    sinks = Sinks(lake, None if per_message else alerts, summary)
+    sinks = Sinks(lake, None if per_message else alerts, summary, supervisor)
     if per_message:
         board.on_quote = alerts.observe_quote
     source_stop = threading.Event()
-    source_thread = threading.Thread(
-        target=source.run, args=(source_stop,), name=f"{source.name} source", daemon=True
+    source_part = SOURCE_PARTS.get(source.name, f"{source.name} source")
+    if hasattr(source, "supervisor"):
+        source.supervisor = supervisor
+
+    def source_failed(reason: str) -> None:
+        for book in board.books:
+            board.report_problem(book, f"{source_part} failed ({reason}); restarting")
+
+    source_thread = supervisor.thread(
+        source_part, source.run, source_stop, on_failure=source_failed
     )
-    source_thread.start()
-    board.wait_first_look(options.stale_after)
     sampler = Sampler(board, clock, source.name, options.stale_after)
+
+    def sample(sampler_stop: threading.Event) -> None:
+        sampler.run(sinks.on_second, sampler_stop, options.duration)
+
     try:
-        sampler.run(sinks.on_second, stop, options.duration)
+        board.wait_first_look(options.stale_after)
+        supervisor.run("sampler", sample, stop, may_return=True, passes=(OSError,))
     finally:
         source_stop.set()
-        # A request in flight ends by its own timeout; the thread is a daemon.
-        source_thread.join(timeout=1.0)
-        board.on_quote = None
-        lake.close()
-        alerts.close()
-        notifier.close()
+
+        def stop_source() -> None:
+            # A request in flight ends by its own timeout; the thread is a daemon.
+            source_thread.join(timeout=1.0)
+            board.on_quote = None
+
+        close_errors = close_all(
+            [
+                ("source", stop_source),
+                ("lake writer", lake.close),
+                ("alerts file", alerts.close),
+                ("webhook notifier", notifier.close),
+            ]
+        )
     summary.files = list(lake.published)
+    summary.restarts = dict(supervisor.restarts)
+    if supervisor.failure is not None:
+        closing = "".join(f"; closing the {name} failed too" for name, _ in close_errors)
+        raise MonitorFailed(
+            f"{supervisor.failure}; {summary.records} records of {summary.seconds} seconds "
+            f"written, {len(summary.files)} window files published, every sink closed{closing}"
+        )
+    if close_errors:
+        name, error = close_errors[0]
+        if isinstance(error, OSError):
+            raise error
+        raise MonitorFailed(f"closing the {name} failed: {describe(error)}") from error
     return summary

@@ -62,6 +62,10 @@ class Sampler:
         self.clock = clock
         self.source = source
         self.stale_after = stale_after
+        # Kept across calls of `run`, so a restarted sampler goes on where it stopped (the
+        # seconds in between become gaps) and still ends after the same `seconds`.
+        self._next_second: int | None = None
+        self._last: int | None = None
 
     def sample(self, second: int, now: float) -> list[SpreadRecord]:
         statuses = self.board.snapshot()
@@ -79,11 +83,15 @@ class Sampler:
         """Sample each coming second, `seconds` of them (or until `stop` is set).
 
         `emit(second, records, lateness)` is called in order, once per second; `lateness` is how
-        many seconds after the boundary the board was read.
+        many seconds after the boundary the board was read. Called again (after a failure),
+        it goes on with the next second not emitted yet.
         """
-        next_second = math.floor(self.clock.time()) + 1
-        last = None if seconds is None else next_second + seconds - 1
-        while last is None or next_second <= last:
+        if self._next_second is None:
+            self._next_second = math.floor(self.clock.time()) + 1
+            self._last = None if seconds is None else self._next_second + seconds - 1
+        last = self._last
+        while last is None or self._next_second <= last:
+            next_second = self._next_second
             if not self.clock.sleep_until(next_second, stop):
                 return
             now = self.clock.time()
@@ -96,5 +104,6 @@ class Sampler:
                     for book in self.board.books
                 ]
                 emit(missed, records, now - missed)
+                self._next_second = missed + 1
             emit(current, self.sample(current, now), now - current)
-            next_second = current + 1
+            self._next_second = current + 1

@@ -8,7 +8,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from urllib.parse import urlsplit
 
 import requests
@@ -88,6 +88,8 @@ class WebhookNotifier:
         self.delivered = 0
         self.failed = 0
         self._counter_lock = threading.Lock()
+        # Told of an unexpected exception in a delivery (the run's supervisor).
+        self.on_failure: Callable[[str, BaseException], object] | None = None
         self._filter = _RedactSecrets(self.urls)
         for name in _URLLIB3_LOGGERS:
             logging.getLogger(name).addFilter(self._filter)
@@ -147,7 +149,19 @@ class WebhookNotifier:
         with session:
             while (body := jobs.get()) is not _STOP:
                 assert isinstance(body, dict)
-                self._deliver(url, session, body, timeout)
+                try:
+                    self._deliver(url, session, body, timeout)
+                except Exception as error:
+                    # The notifier's boundary: this alert is lost, the next one is delivered.
+                    with self._counter_lock:
+                        self.failed += 1
+                    log.error(
+                        "webhook %s: alert not delivered: %s", redact_url(url), body.get("text")
+                    )
+                    if self.on_failure is None:
+                        log.exception("webhook notifier failed")
+                    else:
+                        self.on_failure("webhook notifier", error)
 
     def _deliver(
         self, url: str, session: requests.Session, body: dict[str, str], timeout: float

@@ -90,6 +90,8 @@ def build_monitor(settings: Settings, plan: MonitorPlan, clock: Clock | None = N
         duration=plan.duration,
         stale_after=max(5.0, 3 * budget.spacing),
         alert_timing=plan.alert_timing,
+        max_restarts=plan.max_restarts,
+        restart_window=plan.restart_window,
     )
     source: QuoteSource
     if plan.source == "ws":

@@ -22,7 +22,7 @@ import json
 import logging
 import random
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from decimal import Decimal
 from typing import TypeVar
 
@@ -36,6 +36,7 @@ from ingest.spreads.monitor.depth import BookSync, OrderBook, OutOfSync
 from ingest.spreads.monitor.plan import DEPTHS
 from ingest.spreads.monitor.quotes import Quote, QuoteBoard, best_bid_ask, book_problem, parse_price
 from ingest.spreads.monitor.rest_source import RestSource, failure_pause
+from ingest.spreads.monitor.supervisor import PartFailure, Supervisor
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +75,21 @@ class _Session:
         self.syncs = {book: BookSync() for book in books}
         self.synced: set[str] = set()
         self.tasks: dict[str, asyncio.Task[None]] = {}
+        # An unexpected exception of a task (a depth sync, the first-quotes request): the
+        # reader raises it, so the supervisor restarts the whole stream.
+        self.failure: PartFailure | None = None
+
+    def start(self, key: str, part: str, coroutine: Coroutine[object, object, None]) -> None:
+        task = asyncio.create_task(coroutine)
+        self.tasks[key] = task
+
+        def done(task: asyncio.Task[None]) -> None:
+            if task.cancelled() or task.exception() is None:
+                return
+            if self.failure is None:
+                self.failure = PartFailure(part, task.exception())
+
+        task.add_done_callback(done)
 
 
 class WsSource:
@@ -120,6 +136,8 @@ class WsSource:
         self._book_problems: dict[str, str] = {}
         self._fallback: tuple[RestSource, threading.Event, threading.Thread] | None = None
         self._rest_lock = asyncio.Lock()
+        # Set by the runner: supervises the REST fallback's thread.
+        self.supervisor: Supervisor | None = None
 
     def run(self, stop: threading.Event) -> None:
         asyncio.run(self._main(stop))
@@ -136,12 +154,20 @@ class WsSource:
         )
 
     async def _main(self, stop: threading.Event) -> None:
+        # A restarted source runs in a new event loop: nothing of the old one is reused.
+        self._rest_lock = asyncio.Lock()
         stream = asyncio.create_task(self._stream())
-        while not stop.is_set() and not stream.done():
-            await asyncio.sleep(STOP_POLL_SECONDS)
-        stream.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await stream
+        try:
+            while not stop.is_set() and not stream.done():
+                await asyncio.sleep(STOP_POLL_SECONDS)
+            stream.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await stream
+        except Exception:
+            # The stream failed: the supervisor restarts the source, which connects again.
+            if self._down_since is None:
+                self._down_since = self.clock.time()
+            raise
         if self._down_since is not None:
             self.outages.append((self._down_since, self.clock.time()))
         if self._fallback is not None:
@@ -192,9 +218,12 @@ class WsSource:
         if self.rest_fallback and self._fallback is None:
             stop = threading.Event()
             rest = RestSource(self.client, self.board, self.budget, self.clock)
-            thread = threading.Thread(target=rest.run, args=(stop,), name="rest fallback")
-            thread.daemon = True
-            thread.start()
+            if self.supervisor is None:
+                thread = threading.Thread(target=rest.run, args=(stop,), name="rest fallback")
+                thread.daemon = True
+                thread.start()
+            else:
+                thread = self.supervisor.thread("REST fallback poller", rest.run, stop)
             self._fallback = (rest, stop, thread)
 
     def _resumed(self) -> None:
@@ -241,6 +270,8 @@ class WsSource:
                     message = await connection.recv()
             except TimeoutError:
                 message = None
+            if session.failure is not None:
+                raise session.failure
             now = self.clock.time()
             if message is not None:
                 last_frame = now
@@ -326,7 +357,7 @@ class WsSource:
         if len(session.answered) < len(session.books):
             return
         if self.depth == "top":
-            session.tasks["ticker"] = asyncio.create_task(self._seed(session))
+            session.start("ticker", "first-quotes request", self._seed(session))
         else:
             self._resume_when_synced(session)
 
@@ -396,7 +427,7 @@ class WsSource:
     def _start_sync(self, session: _Session, book: str) -> None:
         task = session.tasks.get(book)
         if task is None or task.done():
-            session.tasks[book] = asyncio.create_task(self._sync(session, book))
+            session.start(book, f"depth sync of {book}", self._sync(session, book))
 
     async def _sync(self, session: _Session, book: str) -> None:
         """Fetch snapshots until one joins the queued messages, then publish the book's top."""

@@ -12,12 +12,13 @@ from .conftest import T0
 
 
 class IdleSource:
-    """The tests drive the board from the clock instead."""
+    """The tests drive the board from the clock instead; like every source, it runs until
+    stopped (a source that returns by itself is a dead part and is restarted)."""
 
     name = "rest"
 
     def run(self, stop: threading.Event) -> None:
-        pass
+        stop.wait()
 
 
 def rows(path):
