@@ -133,7 +133,7 @@ def test_the_installed_cli_loads_snapshots_from_any_folder(installed, tmp_path):
         text=True,
     )
     assert result.returncode == 0, result.stderr
-    assert "deposits     loaded          read       1000  loaded       1000" in result.stdout
+    assert "deposits     loaded          read      1,000  loaded      1,000" in result.stdout
     assert (tmp_path / "warehouse.duckdb").is_file()
 
 
