@@ -24,6 +24,8 @@ RAW = "raw"
 LOADS_TABLE = "snapshot_loads"
 _CHUNK_BYTES = 4 * 1024 * 1024
 _BLANK_LINE = re.compile(rb"\n(?=\r?\n)")
+# Excel's "CSV UTF-8" starts the file with a byte-order mark; both engines' readers skip it.
+_UTF8_BOM = b"\xef\xbb\xbf"
 # A full snapshot holds a table's whole history; a delta holds only the day's new and changed rows.
 KINDS = ("full", "delta")
 
@@ -77,7 +79,7 @@ def scan_file(table: SnapshotTable, path: Path) -> ScannedFile:
             header = handle.readline()
             digest = hashlib.sha256(header)
             found_header = header.rstrip(b"\r\n").decode("utf-8", errors="replace")
-            if found_header != expected_header:
+            if not header_matches(found_header, table.columns):
                 raise SnapshotError(
                     f"{table.name}: {path}: line 1: expected header {expected_header!r}, "
                     f"found {found_header!r}"
@@ -105,6 +107,13 @@ def scan_file(table: SnapshotTable, path: Path) -> ScannedFile:
         rows_read=data_lines - blank_lines,
         blank_lines=blank_lines,
     )
+
+
+def header_matches(found: str, columns: Sequence[str]) -> bool:
+    """Whether a header line names `columns` in order: a byte-order mark, surrounding spaces and
+    letter case do not matter (the engines read the columns by position, never by name)."""
+    names = found.removeprefix(_UTF8_BOM.decode()).split(",")
+    return [name.strip().lower() for name in names] == list(columns)
 
 
 def resolve_files(

@@ -1,7 +1,8 @@
 {#- The latest version of each record in `relation` (rows of a stg_bitso_db__*_versions model):
     the row of the latest snapshot day wins, then the latest load, so a late backfill never
-    overrides newer data; `tie_breaker` orders duplicates within one load. Rows without an id
-    cannot be matched across loads and are all kept. -#}
+    overrides newer data; `tie_breaker` orders duplicates within one load. Records match by
+    their integer id (`1000` and `01000` are one record); a row whose id is not an integer
+    matches by its text, and rows without an id cannot be matched and are all kept. -#}
 {% macro latest_version_per_id(relation, tie_breaker) -%}
     select * from (
         select
@@ -9,7 +10,7 @@
             case
                 when id_text is null then 1
                 else row_number() over (
-                    partition by id_text
+                    partition by id, case when id is null then id_text end
                     order by
                         snapshot_date desc,
                         load_id desc,

@@ -22,13 +22,14 @@
     make PostgreSQL's regular expressions several times slower. -#}
 {% macro decimal_pattern() %}^-?[0-9]+([.][0-9]+)?${% endmacro %}
 
-{% macro integer_pattern() %}^-?[0-9]+${% endmacro %}
+{#- An optional sign, then digits: `01000`, `+1000` and `1000` are the same id. -#}
+{% macro integer_pattern() %}^[+-]?[0-9]+${% endmacro %}
 
-{#- ISO-like timestamp text as PostgreSQL prints it (0 to 6 fractional digits), with an optional
-    UTC offset; written without counted repetitions, for speed as above. -#}
-{% macro timestamp_pattern(with_offset) -%}
-    ^[0-9][0-9][0-9][0-9]-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[ T]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]([.][0-9][0-9]?[0-9]?[0-9]?[0-9]?[0-9]?)?
-    {%- if with_offset %}([+-][0-9][0-9](:?[0-9][0-9])?|Z){% endif %}$
+{#- ISO-8601 or PostgreSQL timestamp text: a space or `T` between date and time, 0 to 9
+    fractional digits, then no zone, `Z`, or an offset `+HH`, `+HHMM` or `+HH:MM`; written
+    without counted repetitions, for speed as above. -#}
+{% macro timestamp_pattern() -%}
+    ^[0-9][0-9][0-9][0-9]-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[ T]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]([.][0-9][0-9]?[0-9]?[0-9]?[0-9]?[0-9]?[0-9]?[0-9]?[0-9]?)?(Z|[+-][0-9][0-9](:?[0-9][0-9])?)?$
 {%- endmacro %}
 
 
@@ -49,36 +50,41 @@
     )
 {%- endmacro %}
 
-{#- At most 18 digits, always within bigint. -#}
+{#- At most 18 digits, always within bigint; surrounding spaces are ignored. -#}
 {% macro parse_integer(column) -%}
     case
-        when {{ matches_pattern(column, integer_pattern()) }}
+        when {{ matches_pattern('trim(' ~ column ~ ')', integer_pattern()) }}
             then case
-                when length(replace({{ column }}, '-', '')) <= 18 then cast({{ column }} as bigint)
+                when length(replace(replace(trim({{ column }}), '-', ''), '+', '')) <= 18
+                    then cast(trim({{ column }}) as bigint)
             end
     end
 {%- endmacro %}
 
-{#- Text with an explicit offset, such as `2020-01-10 14:11:05.63+00`. Nested CASEs, because
-    SQL does not promise to evaluate the operands of AND in order. -#}
-{% macro parse_timestamp_with_offset(column) -%}
+{#- Timestamp text in any form timestamp_pattern takes, as a timestamptz: text without a zone is
+    UTC, an offset is converted to UTC. Nested CASEs, because SQL does not promise to evaluate
+    the operands of AND in order. -#}
+{% macro parse_timestamp(column) -%}
     case
-        when {{ matches_pattern(column, timestamp_pattern(with_offset=true)) }}
+        when {{ matches_pattern(column, timestamp_pattern()) }}
             then case
                 when {{ calendar_day_exists(column) }}
-                    then cast({{ column }} as {{ timestamptz_type() }})
+                    then cast(
+                        case
+                            when {{ has_zone(column) }} then {{ column }}
+                            else {{ dbt.concat([column, "'+00:00'"]) }}
+                        end
+                        as {{ timestamptz_type() }}
+                    )
             end
     end
 {%- endmacro %}
 
-{#- Zone-less text, which the source system writes in UTC. -#}
-{% macro parse_utc_timestamp(column) -%}
-    case
-        when {{ matches_pattern(column, timestamp_pattern(with_offset=false)) }}
-            then case
-                when {{ calendar_day_exists(column) }} then {{ as_utc(column) }}
-            end
-    end
+{#- Whether text already matching timestamp_pattern ends with a zone: only a zone puts a sign or
+    a `Z` after the seconds (the 19th character). -#}
+{% macro has_zone(column) -%}
+    (substr({{ column }}, 20) like '%+%' or substr({{ column }}, 20) like '%-%'
+        or substr({{ column }}, 20) like '%Z')
 {%- endmacro %}
 
 {#- Whether the `YYYY-MM-DD` that starts the text is a real day (no 30 February). -#}
@@ -101,20 +107,6 @@
 {% macro spark__calendar_day_exists(column) -%}
     try_cast(substr({{ column }}, 1, 10) as date) is not null
 {%- endmacro %}
-
-{% macro as_utc(column) -%}
-    {{ return(adapter.dispatch('as_utc', 'bitso')(column)) }}
-{%- endmacro %}
-
-{% macro default__as_utc(column) -%}
-    (cast({{ column }} as timestamp) at time zone 'UTC')
-{%- endmacro %}
-
-{#- Spark has no AT TIME ZONE: an explicit offset makes the cast ignore the session's zone. -#}
-{% macro spark__as_utc(column) -%}
-    cast(concat({{ column }}, '+00:00') as timestamp)
-{%- endmacro %}
-
 
 {#- Why a delivered value did not parse, or NULL when it did. -#}
 {% macro rejection_reason(raw_column, parsed_column, expected) -%}

@@ -2,17 +2,17 @@
 {%- set snapshot_tables = [
     ('deposits', 'stg_bitso_db__deposits', [
         ('id', 'an integer'),
-        ('event_timestamp', 'a timestamp with a UTC offset'),
+        ('event_timestamp', 'an ISO-8601 timestamp'),
         ('amount', 'a decimal(38, 18)'),
     ]),
     ('withdrawals', 'stg_bitso_db__withdrawals', [
         ('id', 'an integer'),
-        ('event_timestamp', 'a timestamp with a UTC offset'),
+        ('event_timestamp', 'an ISO-8601 timestamp'),
         ('amount', 'a decimal(38, 18)'),
     ]),
     ('events', 'stg_bitso_db__events', [
         ('id', 'an integer'),
-        ('event_timestamp', 'a zone-less timestamp'),
+        ('event_timestamp', 'an ISO-8601 timestamp'),
     ]),
 ] -%}
 

@@ -20,7 +20,7 @@ typed as (
         {{ parse_integer('id') }} as id,
         id as id_text,
         user_id,
-        {{ parse_timestamp_with_offset('event_timestamp') }} as event_timestamp,
+        {{ parse_timestamp('event_timestamp') }} as event_timestamp,
         event_timestamp as event_timestamp_text,
         {{ parse_decimal('amount') }} as amount,
         amount as amount_text,

@@ -20,7 +20,7 @@ typed as (
         {{ parse_integer('id') }} as id,
         id as id_text,
         user_id,
-        {{ parse_utc_timestamp('event_timestamp') }} as event_timestamp,
+        {{ parse_timestamp('event_timestamp') }} as event_timestamp,
         event_timestamp as event_timestamp_text,
         event_name,
         _snapshot_date as snapshot_date,
