@@ -45,12 +45,27 @@ FAULTS = {
     "success_false": 'HTTP 200 with {"success": false, ...}',
     "slow": "replies after `delay` seconds",
     "down": "the port refuses connections",
+    "truncated": "HTTP 200 whose body is cut short of its Content-Length",
+    "reset": "the connection is reset without a reply",
+    "redirect_loop": "HTTP 302 to a URL that redirects to itself",
+    "bad_encoding": "HTTP 200 marked gzip whose body is not gzip",
+    "retry_after_date": "HTTP 429 with Retry-After as an HTTP date",
+    "hostile_json": "ticker replies of the wrong JSON shapes and prices, another one each time",
     "ws_drop": "WebSocket connections are cut at the start; new handshakes get HTTP 503",
     "ws_silence": "WebSocket frames (keep-alives too) are held back until the fault ends",
     "ws_bad_frames": "every WebSocket connection gets a burst of malformed frames at the start",
     "ws_sequence_gap": "diff-orders messages are dropped, so clients see sequence gaps",
+    "ws_hostile_frames": "every connection gets frames with fields of every wrong JSON type",
+    "ws_sequence_repeat": "each diff-orders message is sent twice, then the one before it again",
 }
-WS_FAULTS = ("ws_drop", "ws_silence", "ws_bad_frames", "ws_sequence_gap")
+WS_FAULTS = (
+    "ws_drop",
+    "ws_silence",
+    "ws_bad_frames",
+    "ws_sequence_gap",
+    "ws_hostile_frames",
+    "ws_sequence_repeat",
+)
 REST_FAULTS = tuple(kind for kind in FAULTS if kind not in WS_FAULTS)
 BOOK_STATES = ("normal", "empty", "crossed")
 DEFAULT_SPREAD = Decimal("0.05")

@@ -4,10 +4,14 @@ server object starts the WebSocket face (ws_api.py) beside it, on a port of its 
 
 from __future__ import annotations
 
+import email.utils
+import itertools
 import json
 import logging
 import math
 import re
+import socket
+import struct
 import threading
 import time
 from collections import defaultdict, deque
@@ -156,6 +160,54 @@ def order_book_payload(view: BookView, aggregate: bool) -> dict[str, object]:
     }
 
 
+JSON = "application/json"
+# Prices of every wrong kind, for the `hostile_json` fault.
+HOSTILE_PRICES: tuple[object, ...] = (
+    "NaN",
+    "Infinity",
+    "-Infinity",
+    "0",
+    "-1",
+    "abc",
+    "",
+    None,
+    ["1"],
+    {"v": "1"},
+    True,
+)
+
+
+def hostile_ticker_body(rows: list[dict[str, object]], variant: int) -> bytes:
+    """The `variant`-th wrong ticker reply: wrong envelopes, wrong payload types, rows of the
+    wrong types, missing books, and prices that are not positive numbers, crossed or empty."""
+    envelopes: list[object] = [
+        {"success": True, "payload": {"book": "btc_mxn"}},
+        {"success": True, "payload": None},
+        {"success": True, "payload": "ticker"},
+        {"success": True},
+        {"success": "true", "payload": rows},
+        [1, 2, 3],
+        "success",
+        {"success": True, "payload": []},
+        {"success": True, "payload": [5, None, "x", [1], {"book": ["btc_mxn"]}, {"book": {}}]},
+    ]
+    crossed = [dict(row, bid=row["ask"], ask=row["bid"]) for row in rows]
+    empty = [dict(row, bid=None, ask=None) for row in rows]
+    # Prices first: they leave the reply usable for the other books, so no backoff hides them.
+    bad_prices = [
+        [dict(row, bid=price) if i % 2 else dict(row, ask=price) for i, row in enumerate(rows)]
+        for price in HOSTILE_PRICES
+    ]
+    replies = [
+        *({"success": True, "payload": payload} for payload in (*bad_prices, crossed, empty)),
+        *envelopes,
+    ]
+    return json.dumps(replies[variant % len(replies)]).encode()
+
+
+HOSTILE_VARIANTS = 9 + len(HOSTILE_PRICES) + 2
+
+
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
@@ -167,6 +219,10 @@ class _Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         if url.path.rstrip("/") == "/_local/stats":
             self._send_json(200, self.server.stats.as_json())
+            return
+        if url.path == "/_local/loop":
+            # The `redirect_loop` fault's target, outside the rate limit: it redirects to itself.
+            self._send(302, b"", "text/plain", {"Location": "/_local/loop"})
             return
         match = API_ROUTE.match(url.path)
         if match is None:
@@ -201,7 +257,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(server.rate_limit_status, RATE_LIMITED_BODY)
             return
         fault = server.exchange.active_fault(REST_FAULTS)
-        if fault is not None and self._send_fault(fault):
+        if fault is not None and self._send_fault(fault, endpoint, query):
             return
         exchange = server.exchange
         book = query.get("book")
@@ -242,8 +298,40 @@ class _Handler(BaseHTTPRequestHandler):
             payload = order_book_payload(exchange.view(book), aggregate)
         self._send_json(200, {"payload": payload, "success": True})
 
-    def _send_fault(self, fault: Fault) -> bool:
+    def _send_fault(self, fault: Fault, endpoint: str, query: dict[str, str]) -> bool:
         """Answer as the fault says; False when the request should then be served normally."""
+        if fault.kind == "hostile_json":
+            if endpoint != "ticker" or "book" in query:
+                return False
+            exchange = self.server.exchange
+            rows = [ticker_payload(exchange.view(name)) for name in exchange.books()]
+            self._send(200, hostile_ticker_body(rows, next(self.server.hostile_replies)), JSON)
+            return True
+        if fault.kind == "truncated":
+            body = json.dumps({"success": True, "payload": []}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", JSON)
+            self.send_header("Content-Length", str(len(body) + 100))
+            self.end_headers()
+            self.wfile.write(body)
+            self.close_connection = True
+            return True
+        if fault.kind == "reset":
+            # SO_LINGER 0: closing sends a TCP reset instead of a clean end.
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.close_connection = True
+            return True
+        if fault.kind == "redirect_loop":
+            self._send(302, b"", "text/plain", {"Location": "/_local/loop"})
+            return True
+        if fault.kind == "bad_encoding":
+            self._send(200, b"this is not gzip", JSON, {"Content-Encoding": "gzip"})
+            return True
+        if fault.kind == "retry_after_date":
+            remaining = max(1, math.ceil(fault.end - self.server.exchange.elapsed()))
+            date = email.utils.formatdate(time.time() + remaining + 1, usegmt=True)
+            self._send_json(429, RATE_LIMITED_BODY, {"Retry-After": date})
+            return True
         if fault.kind == "slow":
             time.sleep(fault.delay)
             return False
@@ -297,6 +385,7 @@ class _Server(ThreadingHTTPServer):
         self.limiter = limiter
         self.rate_limit_status = rate_limit_status
         self.stats = stats
+        self.hostile_replies = itertools.cycle(range(HOSTILE_VARIANTS))
         super().__init__(address, _Handler)
 
     def handle_error(self, request, client_address) -> None:

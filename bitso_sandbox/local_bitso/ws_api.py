@@ -46,6 +46,74 @@ BAD_FRAMES: tuple[str | bytes, ...] = (
     '{"type": "diff-orders", "book": "btc_mxn", "sequence": "x", "payload": {}}',
 )
 
+_TOP = {
+    "bids": [{"r": "1547000", "a": "0.1", "t": 0}],
+    "asks": [{"r": "1548000", "a": "0.1", "t": 1}],
+}
+# Fields of every wrong JSON type, for the `ws_hostile_frames` fault (none may move a quote).
+HOSTILE_FRAMES: tuple[str | bytes, ...] = tuple(
+    frame if isinstance(frame, str | bytes) else json.dumps(frame)
+    for frame in (
+        "42",
+        '"orders"',
+        "null",
+        "true",
+        "[" * 50_000,
+        b"\xff\xfe",
+        {"type": "orders", "book": ["btc_mxn"], "payload": _TOP},
+        {"type": "orders", "book": {"b": "btc_mxn"}, "payload": _TOP},
+        {"type": "orders", "book": 1, "payload": _TOP},
+        {"type": "orders", "book": None, "payload": _TOP},
+        {"type": "orders", "payload": _TOP},
+        {"type": ["orders"], "book": "btc_mxn", "payload": _TOP},
+        {"type": {"t": "orders"}, "book": "btc_mxn", "payload": _TOP},
+        {"type": None, "book": "btc_mxn", "payload": _TOP},
+        {"book": "btc_mxn", "payload": _TOP},
+        {"type": "orders", "book": "btc_mxn", "payload": None},
+        {"type": "orders", "book": "btc_mxn"},
+        {"type": "orders", "book": "btc_mxn", "payload": [1]},
+        {"type": "orders", "book": "btc_mxn", "payload": {"bids": "no", "asks": []}},
+        {
+            "type": "orders",
+            "book": "btc_mxn",
+            "payload": {"bids": [{"a": "1", "t": 0}], "asks": []},
+        },
+        {
+            "type": "orders",
+            "book": "btc_mxn",
+            "payload": {"bids": [{"r": "1", "t": 0}], "asks": []},
+        },
+        {
+            "type": "orders",
+            "book": "btc_mxn",
+            "payload": {"bids": [{"r": "1", "a": "1"}], "asks": []},
+        },
+        {
+            "type": "orders",
+            "book": "btc_mxn",
+            "payload": {"bids": [{"r": "NaN", "a": "1", "t": 0}], "asks": []},
+        },
+        {
+            "type": "orders",
+            "book": "btc_mxn",
+            "payload": {"bids": [], "asks": [{"r": "Infinity", "a": "1", "t": 1}]},
+        },
+        {
+            "type": "orders",
+            "book": "btc_mxn",
+            "payload": {"bids": [{"r": ["1"], "a": "1", "t": 0}], "asks": []},
+        },
+        {"type": "orders", "book": "eth_mxn", "payload": _TOP},
+        {"type": "diff-orders", "book": ["btc_mxn"], "sequence": 1, "payload": []},
+        {"type": "diff-orders", "book": "btc_mxn", "sequence": None, "payload": []},
+        {"type": "diff-orders", "book": "btc_mxn", "sequence": [1], "payload": []},
+        {"type": "diff-orders", "book": "eth_mxn", "sequence": 1, "payload": []},
+        {"action": "subscribe", "error": ["x"], "book": ["btc_mxn"]},
+        {"action": "subscribe", "response": "ok", "book": [1]},
+        {"action": "subscribe", "response": "ok", "book": {}},
+    )
+)
+
 
 def _ms() -> int:
     return int(time.time() * 1000)
@@ -133,6 +201,7 @@ class LocalBitsoWebSocket:
         self.created_ms = int(exchange.started * 1000)
         self._clients: set[_Client] = set()
         self._last_orders: dict[str, dict] = {}
+        self._last_diff: dict[str, str] = {}
         self._applied: list[Fault] = []
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -296,8 +365,15 @@ class LocalBitsoWebSocket:
                 "sent": _ms(),
             }
             text = json.dumps(frame, separators=(",", ":"))
+            sent = [text]
+            previous = self._last_diff.get(book)
+            if self.exchange.active_fault(("ws_sequence_repeat",)):
+                # A repeat, then a regression: both must be ignored by a client.
+                sent += [text, *([previous] if previous else [])]
+            self._last_diff[book] = text
             for client in listeners["diff-orders"]:
-                self._send(client, text)
+                for each in sent:
+                    self._send(client, each)
 
     async def _watch(self) -> None:
         """Looks at every subscribed book (a change then reaches `_on_change`) and starts the
@@ -320,5 +396,9 @@ class LocalBitsoWebSocket:
                 elif fault.kind == "ws_bad_frames":
                     for client in self._clients:
                         for frame in (*BAD_FRAMES, {"error": "invalid message", "time": _ms()}):
+                            self._send(client, frame)
+                elif fault.kind == "ws_hostile_frames":
+                    for client in self._clients:
+                        for frame in HOSTILE_FRAMES:
                             self._send(client, frame)
             await asyncio.sleep(WATCH_INTERVAL)

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import email.utils
 import json
+import math
+import time
 
 import requests
 
 DEFAULT_TIMEOUT = (2.0, 3.0)  # connect, read (seconds)
+# A longer Retry-After is taken as this: a broken header must not silence the monitor for days.
+MAX_RETRY_AFTER_SECONDS = 600.0
 
 
 class BitsoError(Exception):
@@ -35,11 +40,28 @@ def _error_detail(body: object) -> str:
     return "no error detail"
 
 
-def _retry_after(response: requests.Response) -> float | None:
-    try:
-        return max(0.0, float(response.headers["Retry-After"]))
-    except (KeyError, ValueError):
+def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a `Retry-After` header: delay-seconds or an HTTP date; None when
+    absent or unreadable; between 0 and MAX_RETRY_AFTER_SECONDS."""
+    if value is None:
         return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            moment = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+        if moment is None or moment.tzinfo is None:
+            return None
+        seconds = moment.timestamp() - (time.time() if now is None else now)
+    if math.isnan(seconds):
+        return None
+    return min(MAX_RETRY_AFTER_SECONDS, max(0.0, seconds))
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    return retry_after_seconds(response.headers.get("Retry-After"))
 
 
 class BitsoRestClient:
@@ -88,12 +110,19 @@ class BitsoRestClient:
             response = self.session.get(url, timeout=self.timeout)
         except requests.Timeout as error:
             raise BitsoError("timeout", f"no reply within {self.timeout[1]:g} s", url) from error
+        except requests.exceptions.SSLError as error:
+            raise BitsoError("tls", f"TLS error ({type(error).__name__})", url) from error
         except requests.ConnectionError as error:
             raise BitsoError("unreachable", "connection failed or refused", url) from error
+        except requests.RequestException as error:
+            # A body cut short, a bad encoding, a redirect loop, a protocol error, ...
+            raise BitsoError(
+                "transport", f"request failed ({type(error).__name__})", url
+            ) from error
         status = response.status_code
         try:
             body = response.json()
-        except (json.JSONDecodeError, requests.JSONDecodeError):
+        except (json.JSONDecodeError, requests.JSONDecodeError, ValueError, RecursionError):
             body = None
         if status in (420, 429):
             raise BitsoError(

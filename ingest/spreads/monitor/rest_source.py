@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import Counter
 
 from ingest.spreads.monitor.bitso_rest import BitsoError, BitsoRestClient
 from ingest.spreads.monitor.budget import RequestBudget
 from ingest.spreads.monitor.clock import Clock
+from ingest.spreads.monitor.problems import ProblemLog
 from ingest.spreads.monitor.quotes import Quote, QuoteBoard, book_problem, parse_price
 
 log = logging.getLogger(__name__)
@@ -45,6 +47,10 @@ class RestSource:
         self._logged_failure: tuple[str, int | None] | None = None
         self._resume_at = 0.0
         self._book_problems: dict[str, str] = {}
+        # Failed requests by kind (timeout, transport, rate_limited, not_json, ...).
+        self.errors: Counter[str] = Counter()
+        # Ticker rows that could not be read (not an object, `book` not a string).
+        self.problems = ProblemLog(log, clock, "ticker rows")
 
     def run(self, stop: threading.Event) -> None:
         while True:
@@ -76,6 +82,7 @@ class RestSource:
         self._on_success(rows, self.clock.time())
 
     def _on_failure(self, error: BitsoError, sent_at: float) -> None:
+        self.errors[error.kind] += 1
         self._failures += 1
         if self._failures == 1:
             self._first_failure_at = sent_at
@@ -110,7 +117,13 @@ class RestSource:
         self._failures = 0
         self._logged_failure = None
         self._resume_at = 0.0
-        by_book = {row.get("book"): row for row in rows}
+        by_book: dict[str, dict] = {}
+        for row in rows:
+            book = row.get("book") if isinstance(row, dict) else None
+            if isinstance(book, str):
+                by_book.setdefault(book, row)
+            else:
+                self.problems.note("bad-row", f"a ticker row without a book name: {row!r}"[:200])
         for book in self.board.books:
             row = by_book.get(book)
             if row is None:

@@ -34,6 +34,7 @@ from ingest.spreads.monitor.budget import RequestBudget
 from ingest.spreads.monitor.clock import Clock
 from ingest.spreads.monitor.depth import BookSync, OrderBook, OutOfSync
 from ingest.spreads.monitor.plan import DEPTHS
+from ingest.spreads.monitor.problems import ProblemLog
 from ingest.spreads.monitor.quotes import Quote, QuoteBoard, best_bid_ask, book_problem, parse_price
 from ingest.spreads.monitor.rest_source import RestSource, failure_pause
 from ingest.spreads.monitor.supervisor import PartFailure, Supervisor
@@ -126,13 +127,12 @@ class WsSource:
         self.max_retry = max_retry
         self.connections = 0
         self.frames = 0
-        self.skipped_frames = 0
+        self.problems = ProblemLog(log, clock, "WebSocket frames")
         self.rest_requests = 0
         # (lost at, usable again at) for every outage of the stream, in epoch seconds.
         self.outages: list[tuple[float, float]] = []
         self._down_since: float | None = None
         self._session = _Session(board.books)
-        self._warned: set[str] = set()
         self._book_problems: dict[str, str] = {}
         self._fallback: tuple[RestSource, threading.Event, threading.Thread] | None = None
         self._rest_lock = asyncio.Lock()
@@ -141,6 +141,10 @@ class WsSource:
 
     def run(self, stop: threading.Event) -> None:
         asyncio.run(self._main(stop))
+
+    @property
+    def skipped_frames(self) -> int:
+        return self.problems.total
 
     def disconnected_seconds(self) -> float:
         return sum(resumed - lost for lost, resumed in self.outages)
@@ -291,41 +295,46 @@ class WsSource:
             return
         try:
             frame = json.loads(message)
-        except ValueError:
+        except (ValueError, RecursionError):
             self._skip("not-json", f"a frame that is not JSON: {message[:80]!r}")
             return
         if not isinstance(frame, dict):
             self._skip("not-object", f"a JSON frame that is not an object: {message[:80]!r}")
             return
-        kind = frame.get("type")
+        kind, book = frame.get("type"), frame.get("book")
+        # Anything may come in `type` and `book`: only strings are compared with ours.
+        kind = kind if isinstance(kind, str) else None
+        book = book if isinstance(book, str) else None
         if "error" in frame:
-            self._on_error(session, frame)
+            self._on_error(session, frame, book)
         elif frame.get("action") == "subscribe":
-            self._on_answer(session, frame)
+            self._on_answer(session, book)
         elif kind == "ka":
             return
-        elif kind == self.channel and frame.get("book") in session.syncs:
+        elif kind == self.channel and book in session.syncs:
             try:
                 if self.depth == "top":
-                    self._on_orders(session, frame, now)
+                    self._on_orders(session, book, frame, now)
                 else:
-                    self._on_diff(session, frame, now)
+                    self._on_diff(session, book, frame, now)
             except MALFORMED as error:
                 self._skip(f"bad-{kind}", f"a malformed {kind} frame ({error!r})")
+        elif kind == self.channel and book is not None:
+            self._skip("unsubscribed-book", f"a {kind} frame for a book not subscribed: {book!r}")
         else:
-            self._skip(f"type-{kind}", f"a frame of unexpected type {kind!r} or book")
+            shown = frame.get("type")
+            self._skip(
+                f"type-{kind}"
+                if kind in ("orders", "diff-orders", "trades")
+                else "unexpected-type",
+                f"a frame of unexpected type {shown!r} or book"[:200],
+            )
 
     def _skip(self, key: str, what: str) -> None:
-        self.skipped_frames += 1
-        if key in self._warned:
-            log.debug("skipped %s", what)
-            return
-        self._warned.add(key)
-        log.warning("skipped %s (similar frames are logged at DEBUG from now on)", what)
+        self.problems.note(key, what)
 
-    def _on_error(self, session: _Session, frame: dict) -> None:
-        error = str(frame["error"])
-        book = frame.get("book")
+    def _on_error(self, session: _Session, frame: dict, book: str | None) -> None:
+        error = str(frame["error"])[:200]
         if book is None:
             # Bitso names a refused book only at the end of the message.
             book = next((name for name in session.books if error.endswith(f" {name}")), None)
@@ -334,18 +343,17 @@ class WsSource:
             self.board.report_problem(book, f"subscription refused: {error}")
             self._after_answer(session)
         else:
-            self._skip(f"error-{error}", f"an error frame: {json.dumps(frame)}")
+            self._skip("error-frame", f"an error frame: {json.dumps(frame)[:200]}")
 
-    def _answered(self, session: _Session, book: object) -> bool:
+    def _answered(self, session: _Session, book: str | None) -> bool:
         """Note the first answer to a book's subscription; False for any other."""
-        if book not in session.syncs or book in session.answered:
+        if book is None or book not in session.syncs or book in session.answered:
             return False
         session.answered.add(book)
         return True
 
-    def _on_answer(self, session: _Session, frame: dict) -> None:
-        book = frame.get("book")
-        if not self._answered(session, book):
+    def _on_answer(self, session: _Session, book: str | None) -> None:
+        if book is None or not self._answered(session, book):
             return
         # A duplicate subscription is answered "Already subscribed ...": still subscribed.
         session.acked.append(book)
@@ -383,7 +391,7 @@ class WsSource:
                         self.board.report_problem(book, f"no first quote yet: {error}")
                 await asyncio.sleep(pause)
         now = self.clock.time()
-        by_book = {row.get("book"): row for row in rows}
+        by_book = {row["book"]: row for row in rows if isinstance(row.get("book"), str)}
         for book in session.acked:
             if book in session.moved:
                 continue
@@ -391,26 +399,39 @@ class WsSource:
             self._publish(book, parse_price(row.get("bid")), parse_price(row.get("ask")), now)
         self._resumed()
 
-    def _on_orders(self, session: _Session, frame: dict, now: float) -> None:
+    def _on_orders(self, session: _Session, book: str, frame: dict, now: float) -> None:
         payload = frame["payload"]
+        if not isinstance(payload, dict):
+            raise TypeError(f"payload is {type(payload).__name__}, not an object")
         prices = []
         for side in ("bids", "asks"):
+            orders = payload[side]
+            if not isinstance(orders, list):
+                raise TypeError(f"{side} is {type(orders).__name__}, not a list")
             side_prices = []
-            for order in payload[side]:
-                price = parse_price(order["r"])
-                if price is None:
-                    raise ValueError(f"rate {order['r']!r} is not a price")
-                side_prices.append(price)
+            for order in orders:
+                # Entries lacking a rate, amount or side (or not objects) make the frame unusable.
+                price, _amount, _side = order["r"], order["a"], order["t"]
+                if parse_price(price) is None:
+                    raise ValueError(f"rate {price!r} is not a price"[:120])
+                side_prices.append(parse_price(price))
             prices.append(side_prices)
         bid, ask = best_bid_ask(*prices)
-        session.moved.add(frame["book"])
-        self._publish(frame["book"], bid, ask, now)
+        session.moved.add(book)
+        self._publish(book, bid, ask, now)
 
-    def _on_diff(self, session: _Session, frame: dict, now: float) -> None:
-        book, sequence = frame["book"], frame["sequence"]
+    def _on_diff(self, session: _Session, book: str, frame: dict, now: float) -> None:
+        sequence = frame["sequence"]
         if not isinstance(sequence, int) or isinstance(sequence, bool):
-            raise ValueError(f"sequence {sequence!r} is not an integer")
+            raise ValueError(f"sequence {sequence!r} is not an integer"[:120])
         sync = session.syncs[book]
+        if sync.book is not None and sequence <= sync.book.sequence:
+            self._skip(
+                "sequence-not-new",
+                f"{book} diff-orders {sequence} (a repeat or regression: the book is at "
+                f"{sync.book.sequence})",
+            )
+            return
         try:
             changed = sync.on_diff(sequence, frame["payload"])
         except OutOfSync as gap:

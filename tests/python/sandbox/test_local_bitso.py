@@ -92,6 +92,11 @@ def test_over_the_rate_limit_the_client_is_locked_out_with_420_and_0801(local_bi
         ("rate_limit_429", "rate_limited", "HTTP 429 rate limited"),
         ("html", "not_json", "HTTP 403 body is not JSON (text/html)"),
         ("success_false", "api_error", "success is not true (error 1000: API temporarily"),
+        ("truncated", "transport", "request failed (ChunkedEncodingError)"),
+        ("reset", "unreachable", "connection failed or refused"),
+        ("redirect_loop", "transport", "request failed (TooManyRedirects)"),
+        ("bad_encoding", "transport", "request failed (ContentDecodingError)"),
+        ("retry_after_date", "rate_limited", "HTTP 429 rate limited"),
     ],
 )
 def test_each_http_fault_becomes_a_clear_client_error(local_bitso, fault, kind, message):
@@ -100,8 +105,30 @@ def test_each_http_fault_becomes_a_clear_client_error(local_bitso, fault, kind, 
     with pytest.raises(BitsoError) as caught:
         BitsoRestClient(server.url).tickers()
     assert caught.value.kind == kind and message in str(caught.value)
-    if fault == "rate_limit_429":
-        assert 28 <= caught.value.retry_after <= 30
+    if fault in ("rate_limit_429", "retry_after_date"):
+        assert 28 <= caught.value.retry_after <= 32
+
+
+def test_hostile_ticker_replies_take_every_wrong_shape_in_turn_and_none_breaks_the_client(
+    local_bitso,
+):
+    from bitso_sandbox.local_bitso.http_api import HOSTILE_VARIANTS
+
+    server = local_bitso()
+    inject(server, "hostile_json")
+    client = BitsoRestClient(server.url)
+    outcomes = []
+    for _ in range(HOSTILE_VARIANTS):
+        try:
+            rows = client.tickers()
+        except BitsoError as error:
+            outcomes.append(error.kind)
+        else:
+            outcomes.append(len(rows))
+    # Bad prices, crossed and empty books keep the rows; the wrong envelopes are errors.
+    assert outcomes[:13] == [54] * 13
+    assert outcomes[13:] == [*["bad_payload"] * 4, *["api_error"] * 3, 0, 2]
+    assert get(server, "/v3/available_books/").json()["success"] is True  # ticker only
 
 
 def test_a_slow_reply_times_out_in_the_client(local_bitso):
