@@ -9,7 +9,9 @@ A reader always sees one whole export, never a mix of two or half a file:
   `<lake>/batch_output/<stamp>/`, and then `<lake>/batch_output/LATEST`, one object holding that
   stamp, is replaced. Readers read `LATEST` first, then the files of that export.
 
-The previous export is kept for readers still holding it; older ones are deleted.
+The previous export is kept for readers still holding it; older ones are deleted. On object
+storage the previous export is the one `LATEST` named before, so the leftover prefix of an
+export that crashed is deleted, never taken for it.
 """
 
 from __future__ import annotations
@@ -29,8 +31,6 @@ EXPORTED_LAYERS = ("core", "reports")
 OUTPUT_NAME = "batch_output"
 VERSIONS_NAME = ".batch_output_versions"
 LATEST_NAME = "LATEST"
-# Exports kept besides the published one, for readers still holding an older one open.
-KEPT_PREVIOUS_EXPORTS = 1
 
 
 class ExportError(Exception):
@@ -73,8 +73,8 @@ def _export_to_folder(
         raise
     published = versions / stamp
     staging.rename(published)
-    _swap_link(lake / OUTPUT_NAME, published)
-    _remove_old_exports(versions, keep=published)
+    previous = _swap_link(lake / OUTPUT_NAME, published)
+    _remove_old_exports(versions, keep=(published.name, previous))
     output = lake / OUTPUT_NAME
     return [
         ExportedTable(table.relation, str(output / Path(table.path).name), table.rows)
@@ -96,10 +96,14 @@ def _export_to_object_store(
         except BaseException:
             lake.delete_tree(prefix)
             raise
-    lake.publish(f"{OUTPUT_NAME}/{LATEST_NAME}", f"{stamp}\n".encode())
-    finished = [name for name in lake.children(OUTPUT_NAME) if name != LATEST_NAME]
-    for old in _older_than_kept(finished, keep=stamp):
-        lake.delete_tree(f"{OUTPUT_NAME}/{old}")
+    latest = f"{OUTPUT_NAME}/{LATEST_NAME}"
+    # The export readers may still hold is the one LATEST named until now, not the newest other
+    # prefix: a crashed export's leftover is newer than it, and is never published.
+    previous = lake.read_bytes(latest).decode().strip() if lake.exists(latest) else None
+    lake.publish(latest, f"{stamp}\n".encode())
+    for name in lake.children(OUTPUT_NAME):
+        if name not in (LATEST_NAME, stamp, previous):
+            lake.delete_tree(f"{OUTPUT_NAME}/{name}")
     return exported
 
 
@@ -122,24 +126,24 @@ def _write_tables(settings: Settings, folder: Path, file_format: str) -> list[Ex
     return written
 
 
-def _swap_link(link: Path, target: Path) -> None:
-    """Point `link` at `target` atomically (a real folder left by an older version moves aside)."""
+def _swap_link(link: Path, target: Path) -> str | None:
+    """Point `link` at `target` atomically (a real folder left by an older version moves aside);
+    return the name of the export folder it pointed at before, if any."""
+    previous = Path(os.readlink(link)).name if link.is_symlink() else None
     if link.exists() and not link.is_symlink():
-        link.rename(link.parent / VERSIONS_NAME / f"legacy-{datetime.now(UTC):%Y%m%dT%H%M%S}")
+        previous = f"legacy-{datetime.now(UTC):%Y%m%dT%H%M%S}"
+        link.rename(link.parent / VERSIONS_NAME / previous)
     swap = link.with_name(f".{link.name}.swap")
     if swap.is_symlink():
         swap.unlink()
     swap.symlink_to(target.relative_to(link.parent))
     os.replace(swap, link)
+    return previous
 
 
-def _remove_old_exports(versions: Path, keep: Path) -> None:
-    finished = [p.name for p in versions.iterdir() if p.is_dir() and not p.name.startswith(".")]
-    for old in _older_than_kept(finished, keep=keep.name):
-        shutil.rmtree(versions / old, ignore_errors=True)
-
-
-def _older_than_kept(exports: list[str], keep: str) -> list[str]:
-    """The exports to delete: all but `keep` and the newest KEPT_PREVIOUS_EXPORTS others."""
-    others = sorted(name for name in exports if name != keep)
-    return others[: -KEPT_PREVIOUS_EXPORTS or None]
+def _remove_old_exports(versions: Path, keep: tuple[str | None, ...]) -> None:
+    """Delete every finished export but the published one and the one it replaced (a folder
+    left by a crash between its rename and the link swap was never published)."""
+    for path in versions.iterdir():
+        if path.is_dir() and not path.name.startswith(".") and path.name not in keep:
+            shutil.rmtree(path, ignore_errors=True)
