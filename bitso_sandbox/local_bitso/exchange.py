@@ -57,6 +57,7 @@ FAULTS = {
     "ws_sequence_gap": "diff-orders messages are dropped, so clients see sequence gaps",
     "ws_hostile_frames": "every connection gets frames with fields of every wrong JSON type",
     "ws_sequence_repeat": "each diff-orders message is sent twice, then the one before it again",
+    "ws_book_silence": "one book's frames stop (keep-alives and other books go on)",
 }
 WS_FAULTS = (
     "ws_drop",
@@ -65,6 +66,7 @@ WS_FAULTS = (
     "ws_sequence_gap",
     "ws_hostile_frames",
     "ws_sequence_repeat",
+    "ws_book_silence",
 )
 REST_FAULTS = tuple(kind for kind in FAULTS if kind not in WS_FAULTS)
 BOOK_STATES = ("normal", "empty", "crossed")
@@ -99,6 +101,8 @@ class Fault:
     start: float
     end: float
     delay: float = 0.0
+    # `ws_book_silence`: the book whose frames stop.
+    book: str | None = None
 
 
 def _decimal(value: object, where: str) -> Decimal:
@@ -140,6 +144,7 @@ def parse_fault(raw: dict, where: str, now: float = 0.0) -> Fault:
         start=start,
         end=start + float(_decimal(raw.get("for", 1), where)),
         delay=float(_decimal(raw.get("delay", 0), where)),
+        book=raw.get("book") if isinstance(raw.get("book"), str) else None,
     )
 
 

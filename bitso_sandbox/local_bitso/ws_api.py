@@ -343,6 +343,8 @@ class LocalBitsoWebSocket:
 
     def _broadcast(self, before: BookView, after: BookView) -> None:
         book = after.book
+        if any(fault.book == book for fault in self.exchange.active_faults(("ws_book_silence",))):
+            return  # the change is never sent: the stream lost this book
         listeners: dict[str, list[_Client]] = defaultdict(list)
         for client in self._clients:
             for channel, subscribed in client.subscriptions:

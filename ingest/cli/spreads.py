@@ -135,6 +135,15 @@ def _utc_timestamp(_ctx, _param, value: str | None) -> datetime | None:
     "keep-alive every 20 s).",
 )
 @click.option(
+    "--book-timeout",
+    type=click.FloatRange(0),
+    default=60.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="With ws: a book without a frame this long while the connection lives is checked "
+    "against one ticker request; if the ticker moved, the connection is replaced. 0: never.",
+)
+@click.option(
     "--rest-fallback",
     is_flag=True,
     help="With ws: while the WebSocket is down, poll REST within the request budget instead of "
@@ -237,6 +246,7 @@ def spreads_command(
     ws_url: str | None,
     depth: str,
     ws_timeout: float,
+    book_timeout: float,
     rest_fallback: bool,
     alert_timing: str,
     books: tuple[str, ...],
@@ -272,6 +282,7 @@ def spreads_command(
         source=source,
         depth=depth,
         ws_timeout=ws_timeout,
+        book_timeout=book_timeout,
         rest_fallback=rest_fallback,
         alert_timing=alert_timing,
         window_seconds=window_seconds,

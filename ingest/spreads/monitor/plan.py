@@ -30,6 +30,8 @@ class MonitorPlan:
     source: str = "ws"
     depth: str = "top"
     ws_timeout: float = 30.0
+    # With ws: a book without a frame this long is checked against the ticker (0: never).
+    book_timeout: float = 60.0
     rest_fallback: bool = False
     alert_timing: str = "second"
     window_seconds: int = 600

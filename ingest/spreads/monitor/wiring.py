@@ -104,6 +104,7 @@ def build_monitor(settings: Settings, plan: MonitorPlan, clock: Clock | None = N
             depth=plan.depth,
             silence_timeout=plan.ws_timeout,
             rest_fallback=plan.rest_fallback,
+            book_timeout=plan.book_timeout or None,
         )
     else:
         source = RestSource(client, board, budget, clock)

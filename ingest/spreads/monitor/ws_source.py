@@ -79,6 +79,10 @@ class _Session:
         # An unexpected exception of a task (a depth sync, the first-quotes request): the
         # reader raises it, so the supervisor restarts the whole stream.
         self.failure: PartFailure | None = None
+        # When each book last sent a frame (or was confirmed current by the ticker).
+        self.heard: dict[str, float] = {}
+        # Set by the silent-book check: why the connection is no longer trusted.
+        self.lost_book: str | None = None
 
     def start(self, key: str, part: str, coroutine: Coroutine[object, object, None]) -> None:
         task = asyncio.create_task(coroutine)
@@ -109,6 +113,7 @@ class WsSource:
         depth: str = "top",
         silence_timeout: float = 30.0,
         rest_fallback: bool = False,
+        book_timeout: float | None = 60.0,
         first_retry: float = 0.5,
         max_retry: float = 30.0,
     ) -> None:
@@ -123,6 +128,8 @@ class WsSource:
         self.channel = CHANNELS[depth]
         self.silence_timeout = silence_timeout
         self.rest_fallback = rest_fallback
+        self.book_timeout = book_timeout
+        self.book_checks = 0
         self.first_retry = first_retry
         self.max_retry = max_retry
         self.connections = 0
@@ -276,6 +283,8 @@ class WsSource:
                 message = None
             if session.failure is not None:
                 raise session.failure
+            if session.lost_book is not None:
+                raise ConnectionSilent(session.lost_book)
             now = self.clock.time()
             if message is not None:
                 last_frame = now
@@ -288,6 +297,45 @@ class WsSource:
             if now - last_vouch >= VOUCH_INTERVAL:
                 self.board.vouch(self.name, now)
                 last_vouch = now
+                self._check_silent_books(session, now)
+
+    def _check_silent_books(self, session: _Session, now: float) -> None:
+        """Books without a frame for `book_timeout` while the connection lives are checked
+        against one ticker request: a quiet book still matches it; a book whose stream stopped
+        does not, and the connection is replaced."""
+        if self.book_timeout is None or self._down_since is not None:
+            return
+        task = session.tasks.get("book check")
+        if task is not None and not task.done():
+            return
+        for book in session.acked:
+            session.heard.setdefault(book, now)
+        silent = [book for book in session.acked if now - session.heard[book] >= self.book_timeout]
+        if silent:
+            session.start("book check", "silent-book check", self._check_books(session, silent))
+
+    async def _check_books(self, session: _Session, books: list[str]) -> None:
+        self.book_checks += 1
+        try:
+            rows = await self._rest(self.client.tickers)
+        except BitsoError as error:
+            log.debug("silent-book check: GET %s: %s", error.url, error)
+            rows = []
+        now = self.clock.time()
+        by_book = {row["book"]: row for row in rows if isinstance(row.get("book"), str)}
+        statuses = self.board.snapshot()
+        for book in books:
+            quote, row = statuses[book].quote, by_book.get(book)
+            session.heard[book] = now  # checked: look again after another timeout
+            if row is None or quote is None or statuses[book].problem is not None:
+                continue
+            bid, ask = parse_price(row.get("bid")), parse_price(row.get("ask"))
+            if (bid, ask) != (quote.bid, quote.ask):
+                session.lost_book = (
+                    f"{book} sent no frame for {now - quote.observed_at:.0f} s while the "
+                    f"ticker moved (ticker {bid}/{ask}, stream {quote.bid}/{quote.ask})"
+                )
+                return
 
     def _on_frame(self, session: _Session, message: str | bytes, now: float) -> None:
         if isinstance(message, bytes):
@@ -312,6 +360,7 @@ class WsSource:
         elif kind == "ka":
             return
         elif kind == self.channel and book in session.syncs:
+            session.heard[book] = now
             try:
                 if self.depth == "top":
                     self._on_orders(session, book, frame, now)

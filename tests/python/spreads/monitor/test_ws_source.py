@@ -214,3 +214,27 @@ def test_the_source_stops_promptly_when_asked(local_bitso, depth):
     with streaming(server, depth=depth) as (_source, board):
         wait_for(lambda: quote(board, "btc_mxn"))
     assert time.monotonic() - started < 5
+
+
+@pytest.mark.parametrize("depth", ["top", "book"])
+def test_a_book_whose_frames_stop_while_keep_alives_go_on_is_caught_per_book(
+    local_bitso, caplog, depth
+):
+    server = local_bitso(ka_interval=0.2)
+    with streaming(server, depth=depth, book_timeout=1.5) as (source, board):
+        wait_for(lambda: quote(board, "btc_mxn") and quote(board, "usd_mxn"))
+        # A quiet book still matches the ticker: checked, kept, no reconnection.
+        wait_for(lambda: source.book_checks >= 1, what="a check of the quiet books")
+        time.sleep(0.3)
+        assert source.connections == 1 and quote(board, "usd_mxn")
+        post(server, "faults", {"fault": "ws_book_silence", "book": "btc_mxn", "for": 30})
+        post(server, "books", {"book": "btc_mxn", "spread": "0.7"})
+        # Within the timeout plus a check, the lost book is noticed and the connection replaced.
+        wait_for(lambda: source.connections >= 2, timeout=10, what="a new connection")
+        # The new connection's first quote (ticker or snapshot) has the book's real state.
+        wait_for(
+            lambda: (q := quote(board, "btc_mxn")) and q.spread > Decimal("0.5"),
+            what="btc_mxn's real top of book",
+        )
+    logged = " ".join(r.getMessage() for r in caplog.records if r.levelno == logging.WARNING)
+    assert "btc_mxn sent no frame for" in logged and "while the ticker moved" in logged
