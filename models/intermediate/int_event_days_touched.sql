@@ -7,47 +7,4 @@
     )
 }}
 
-with
-
--- Imported twice, so that PostgreSQL inlines each CTE: one read twice would be materialized,
--- leaving the indexes on id_text and load_id unused.
-event_versions as (
-    select * from {{ ref('stg_bitso_db__event_versions') }}
-),
-
-event_loads as (
-    select id_text, load_id from {{ ref('stg_bitso_db__event_versions') }}
-),
-
--- Each record with a version in a newer load (every record in a full build), with the newest
--- load that delivered it. A version without an id cannot be matched to its record.
-touched_events as (
-    select
-        id_text,
-        max(load_id) as last_load_id
-    from event_loads
-    where
-        id_text is not null
-    {% if is_incremental() %}
-        and load_id > {{ processed_load_id('last_load_id') }}
-    {% endif %}
-    group by 1
-),
-
--- Every UTC day on which any version of such a record falls: the old day of a moved record
--- is touched as much as its new one.
-touched_days as (
-    select
-        {{ utc_date('event_versions.event_timestamp') }} as touched_date,
-        max(touched_events.last_load_id) as last_load_id
-    from event_versions
-    inner join touched_events on event_versions.id_text = touched_events.id_text
-    where event_versions.event_timestamp is not null
-    group by 1
-),
-
-final as (
-    select * from touched_days
-)
-
-select * from final
+{{ days_touched(ref('stg_bitso_db__event_versions')) }}
