@@ -12,13 +12,15 @@ from datetime import date
 from pathlib import Path
 
 from ingest.batch import export, snapshots
-from ingest.batch.dbt import run_dbt
-from ingest.io.warehouse import WarehouseError
+from ingest.batch.dbt import DbtOutcome, run_dbt
+from ingest.io.warehouse import WarehouseError, connect
 from ingest.settings import Settings
 
 # Unit tests check the models' logic on fixed inputs: they run in CI and in `dbt build` by hand,
 # and would only repeat the same answer on every day's run.
 PRODUCTION_BUILD_FLAGS = ("--exclude-resource-type", "unit_test")
+# The data test that fails the build when too many of a load's values fail to type.
+BUDGET_TEST = "assert_rejection_budget_kept"
 
 
 class DailyRunError(Exception):
@@ -41,6 +43,32 @@ def day_directory(snapshot_root: Path, day: date) -> Path:
     return snapshot_root / day.isoformat()
 
 
+def _rejection_budget_explanation(settings: Settings, outcome: DbtOutcome) -> str | None:
+    """What exceeded the rejection budget, from the rows the failed budget test stored."""
+    relation = next(
+        (name for node, name in outcome.stored_failures if node.endswith(f".{BUDGET_TEST}")),
+        None,
+    )
+    if relation is None:
+        return None
+    try:
+        with connect(settings) as warehouse:
+            rows = warehouse.execute(
+                "select table_name, column_name, load_id, values_delivered, values_rejected,"
+                f" first_sample, last_sample from {relation} order by table_name, column_name"
+            )
+    except Exception:  # noqa: BLE001 - any engine's error: dbt's own explanation stands instead
+        return None
+    findings = []
+    for table, column, load_id, delivered, rejected, first, last in rows:
+        samples = ", ".join(repr(value) for value in dict.fromkeys([first, last]))
+        findings.append(
+            f"{table}.{column}: {rejected:,} of {delivered:,} values ({rejected / delivered:.1%})"
+            f" in load {load_id} failed to type, e.g. {samples}"
+        )
+    return "rejection budget exceeded: " + "; ".join(findings) if findings else None
+
+
 def run_day(
     settings: Settings,
     day: date,
@@ -48,6 +76,7 @@ def run_day(
     kind: str = "full",
     full_refresh: bool = False,
     file_format: str = "csv",
+    dbt_vars: str | None = None,
 ) -> DailyRun:
     directory = day_directory(settings.snapshot_root, day)
     if not directory.is_dir():
@@ -62,10 +91,15 @@ def run_day(
     build_args = ["build", *PRODUCTION_BUILD_FLAGS]
     if full_refresh:
         build_args.append("--full-refresh")
+    if dbt_vars:
+        build_args += ["--vars", dbt_vars]
     outcome = run_dbt(settings, *build_args)
     if not outcome.succeeded:
+        explanation = _rejection_budget_explanation(settings, outcome) or outcome.explanation()
         raise DailyRunError(
-            "build", f"{outcome.explanation()} (the load is kept, nothing was exported)"
+            "build",
+            f"{explanation} (the load is kept, nothing was exported; the previous export is "
+            "still published)",
         )
 
     try:

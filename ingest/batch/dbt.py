@@ -26,6 +26,8 @@ class DbtOutcome:
     failures: tuple[str, ...]
     # The last console lines, for a run that wrote no results.
     tail: tuple[str, ...]
+    # Each failed test that stored its failing rows: its unique_id and the stored relation.
+    stored_failures: tuple[tuple[str, str], ...] = ()
 
     @property
     def succeeded(self) -> bool:
@@ -74,19 +76,28 @@ def run_dbt(settings: Settings, *args: str) -> DbtOutcome:
             sys.stderr.write(line)
             if line.strip():
                 tail.append(line.strip())
-    return DbtOutcome(process.returncode, _failed_nodes(results_file), tuple(tail))
+    failed = _failed_results(results_file)
+    return DbtOutcome(
+        process.returncode,
+        tuple(
+            f"{result['unique_id']}: {result['status']}: {_one_line(result.get('message'))}"
+            for result in failed
+        ),
+        tuple(tail),
+        tuple(
+            (result["unique_id"], result["relation_name"])
+            for result in failed
+            if result.get("relation_name")
+        ),
+    )
 
 
-def _failed_nodes(results_file: Path) -> tuple[str, ...]:
+def _failed_results(results_file: Path) -> list[dict]:
     try:
         results = json.loads(results_file.read_text())["results"]
     except (OSError, ValueError, KeyError):
-        return ()
-    return tuple(
-        f"{result['unique_id']}: {result['status']}: {_one_line(result.get('message'))}"
-        for result in results
-        if result.get("status") in FAILED_STATUSES
-    )
+        return []
+    return [result for result in results if result.get("status") in FAILED_STATUSES]
 
 
 def _one_line(message: object) -> str:

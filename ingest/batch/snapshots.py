@@ -7,6 +7,7 @@ checksum was already loaded into its table is skipped.
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import hashlib
 import re
@@ -88,17 +89,22 @@ def scan_file(table: SnapshotTable, path: Path) -> ScannedFile:
             blank_lines = 0
             previous_last_byte = b"\n"  # the header ended a line
             last_byte = b"\n"
+            last_line = b""  # the text after the last line break read so far
             while chunk := handle.read(_CHUNK_BYTES):
                 digest.update(chunk)
                 newlines += chunk.count(b"\n")
                 blank_lines += len(_BLANK_LINE.findall(previous_last_byte + chunk))
                 previous_last_byte = last_byte = chunk[-1:]
+                _, line_break, after = chunk.rpartition(b"\n")
+                last_line = after if line_break else last_line + after
     except FileNotFoundError as error:
         raise SnapshotError(f"{table.name}: {path}: file not found") from error
     except IsADirectoryError as error:
         raise SnapshotError(f"{table.name}: {path}: is a directory, not a file") from error
     except OSError as error:
         raise SnapshotError(f"{table.name}: {path}: cannot read: {error.strerror}") from error
+    if last_byte != b"\n":
+        _refuse_a_truncated_last_line(table, path, last_line, line_number=newlines + 2)
     data_lines = newlines + (0 if last_byte == b"\n" else 1)
     return ScannedFile(
         table=table,
@@ -107,6 +113,22 @@ def scan_file(table: SnapshotTable, path: Path) -> ScannedFile:
         rows_read=data_lines - blank_lines,
         blank_lines=blank_lines,
     )
+
+
+def _refuse_a_truncated_last_line(
+    table: SnapshotTable, path: Path, last_line: bytes, line_number: int
+) -> None:
+    """A last line without a line break is whole only if it holds every column: a file cut off
+    mid-line (a copy that stopped) must not load as a shorter row."""
+    text = last_line.decode("utf-8", errors="replace").rstrip("\r")
+    if not text:
+        return
+    fields = next(csv.reader([text]))
+    if len(fields) != len(table.columns):
+        raise SnapshotError(
+            f"{table.name}: {path}: line {line_number}: the last line has no line break and "
+            f"{len(fields)} of {len(table.columns)} columns: the file looks truncated"
+        )
 
 
 def header_matches(found: str, columns: Sequence[str]) -> bool:

@@ -125,6 +125,12 @@ def snapshots_command(
 @click.option("--full-refresh", is_flag=True, help="Rebuild every incremental model from scratch.")
 @format_option("Export file format.")
 @click.option(
+    "--vars",
+    "dbt_vars",
+    metavar="YAML",
+    help="dbt vars for the build, such as '{rejection_budget_share: 0.05}'.",
+)
+@click.option(
     "--project-dir",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     help="The dbt project.  [env: DBT_PROJECT_DIR; default: the current folder]",
@@ -140,6 +146,7 @@ def daily_command(
     delta: bool,
     full_refresh: bool,
     file_format: str,
+    dbt_vars: str | None,
     project_dir: Path | None,
     target: str | None,
     lake: str | None,
@@ -166,6 +173,7 @@ def daily_command(
                 kind="delta" if delta else "full",
                 full_refresh=full_refresh and offset == 0,
                 file_format=file_format,
+                dbt_vars=dbt_vars,
             )
         loaded = sum(load.rows_loaded for load in run.loads)
         click.echo(

@@ -115,3 +115,26 @@
         when {{ parsed_column }} is null then 'not {{ expected }}'
     end
 {%- endmacro %}
+
+
+{#- Each snapshot table with its versions model, its latest-version model and its typed columns,
+    each with what its text was expected to be: the one list the data-quality model and the
+    rejection budget read. -#}
+{% macro snapshot_typed_columns() -%}
+    {{ return([
+        ('deposits', 'stg_bitso_db__deposit_versions', 'stg_bitso_db__deposits', [
+            ('id', 'an integer'),
+            ('event_timestamp', 'an ISO-8601 timestamp'),
+            ('amount', 'a decimal(38, 18)'),
+        ]),
+        ('withdrawals', 'stg_bitso_db__withdrawal_versions', 'stg_bitso_db__withdrawals', [
+            ('id', 'an integer'),
+            ('event_timestamp', 'an ISO-8601 timestamp'),
+            ('amount', 'a decimal(38, 18)'),
+        ]),
+        ('events', 'stg_bitso_db__event_versions', 'stg_bitso_db__events', [
+            ('id', 'an integer'),
+            ('event_timestamp', 'an ISO-8601 timestamp'),
+        ]),
+    ]) }}
+{%- endmacro %}

@@ -1,24 +1,8 @@
-{#- Each snapshot table's typed columns, with what their text was expected to be. -#}
-{%- set snapshot_tables = [
-    ('deposits', 'stg_bitso_db__deposits', [
-        ('id', 'an integer'),
-        ('event_timestamp', 'an ISO-8601 timestamp'),
-        ('amount', 'a decimal(38, 18)'),
-    ]),
-    ('withdrawals', 'stg_bitso_db__withdrawals', [
-        ('id', 'an integer'),
-        ('event_timestamp', 'an ISO-8601 timestamp'),
-        ('amount', 'a decimal(38, 18)'),
-    ]),
-    ('events', 'stg_bitso_db__events', [
-        ('id', 'an integer'),
-        ('event_timestamp', 'an ISO-8601 timestamp'),
-    ]),
-] -%}
+{%- set snapshot_tables = snapshot_typed_columns() -%}
 
 with
 
-{% for table_name, model, columns in snapshot_tables %}
+{% for table_name, versions_model, model, columns in snapshot_tables %}
 {{ table_name }}_with_a_null_value as (
     -- Only a record with a NULL typed value can have a rejected one: narrow before unpivoting.
     select * from {{ ref(model) }}
@@ -44,7 +28,7 @@ with
 {% endfor %}
 
 all_rejections as (
-    {% for table_name, model, columns in snapshot_tables %}
+    {% for table_name, versions_model, model, columns in snapshot_tables %}
     {% set outer_loop = loop %}
     {% for column, expected in columns %}
     select * from {{ table_name }}_{{ column }}_rejections
