@@ -9,7 +9,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -18,6 +18,14 @@ from urllib3.util import Retry
 log = logging.getLogger(__name__)
 
 _STOP = object()
+# Whatever a server's Retry-After says, one wait between attempts lasts at most this long, so one
+# alert holds the ones queued behind it back by at most (attempts - 1) times this.
+MAX_RETRY_AFTER_SECONDS = 30.0
+# A 301, 302 or 303 would turn the POST into a bodiless GET: not a delivery.
+REDIRECTS_REFUSED = (301, 302, 303)
+# 307 and 308 keep the method and body: followed once.
+REDIRECTS_FOLLOWED = (307, 308)
+GONE = 410
 
 
 def redact_url(url: str) -> str:
@@ -83,10 +91,14 @@ class WebhookNotifier:
         backoff_factor: float = 1.0,
         timeout: float = 5.0,
         queue_size: int = 1000,
+        retry_after_max: float = MAX_RETRY_AFTER_SECONDS,
     ) -> None:
         self.urls = tuple(urls)
         self.delivered = 0
         self.failed = 0
+        # Alerts not even tried: the queue was full, or the webhook answered 410 Gone.
+        self.dropped = 0
+        self.disabled: set[str] = set()
         self._counter_lock = threading.Lock()
         # Told of an unexpected exception in a delivery (the run's supervisor).
         self.on_failure: Callable[[str, BaseException], object] | None = None
@@ -100,7 +112,7 @@ class WebhookNotifier:
             status_forcelist=(429, 500, 502, 503, 504),
             allowed_methods=None,  # POST too: a repeated alert beats a lost one
             raise_on_status=False,
-            retry_after_max=300,
+            retry_after_max=retry_after_max,
         )
         self._workers = []
         for url in self.urls:
@@ -119,12 +131,31 @@ class WebhookNotifier:
 
     def notify(self, body: dict[str, str]) -> None:
         for url, jobs, _thread in self._workers:
+            if url in self.disabled:
+                self._drop(url, body, "the webhook is disabled (HTTP 410 Gone)")
+                continue
             try:
                 jobs.put_nowait(body)
             except queue.Full:
-                log.error(
-                    "webhook %s: queue full, alert dropped: %s", redact_url(url), body["text"]
-                )
+                self._drop(url, body, f"queue full ({jobs.maxsize} alerts waiting)")
+
+    def queue_depth(self) -> int:
+        return sum(jobs.qsize() for _url, jobs, _thread in self._workers)
+
+    def _drop(self, url: str, body: dict[str, str], why: str) -> None:
+        with self._counter_lock:
+            self.dropped += 1
+            first = self.dropped == 1
+        if first:
+            log.error(
+                "webhook %s: %s, alert dropped: %s (further drops are counted and logged at "
+                "DEBUG; the total at the end)",
+                redact_url(url),
+                why,
+                body.get("text"),
+            )
+        else:
+            log.debug("webhook %s: %s, alert dropped: %s", redact_url(url), why, body.get("text"))
 
     def close(self, grace_seconds: float = 10.0) -> None:
         """Let queued deliveries finish for up to `grace_seconds`, then give up on the rest."""
@@ -140,6 +171,8 @@ class WebhookNotifier:
                     redact_url(url),
                     jobs.qsize(),
                 )
+        if self.dropped:
+            log.error("webhooks: %d alerts dropped during the run", self.dropped)
         for name in _URLLIB3_LOGGERS:
             logging.getLogger(name).removeFilter(self._filter)
 
@@ -166,16 +199,43 @@ class WebhookNotifier:
     def _deliver(
         self, url: str, session: requests.Session, body: dict[str, str], timeout: float
     ) -> None:
+        if url in self.disabled:
+            self._drop(url, body, "the webhook is disabled (HTTP 410 Gone)")
+            return
         try:
-            response = session.post(url, json=body, timeout=timeout)
+            # Redirects are judged here: requests would turn a 301/302/303 POST into a GET.
+            response = session.post(url, json=body, timeout=timeout, allow_redirects=False)
+            if response.status_code in REDIRECTS_FOLLOWED and "Location" in response.headers:
+                target = urljoin(url, response.headers["Location"])
+                log.info(
+                    "webhook %s: HTTP %d, posting again to %s",
+                    redact_url(url),
+                    response.status_code,
+                    redact_url(target),
+                )
+                response = session.post(target, json=body, timeout=timeout, allow_redirects=False)
         except requests.RequestException as error:
             outcome = f"failed after retries: {type(error).__name__}"
         else:
-            if response.ok:
+            status = response.status_code
+            if response.ok and status not in (*REDIRECTS_REFUSED, *REDIRECTS_FOLLOWED):
                 with self._counter_lock:
                     self.delivered += 1
                 return
-            outcome = f"failed after retries: HTTP {response.status_code}"
+            if status == GONE:
+                self.disabled.add(url)
+                log.error(
+                    "webhook %s: HTTP 410 Gone: disabled for the rest of the run; its alerts "
+                    "are dropped (remove it from --webhook / BITSO_WEBHOOKS)",
+                    redact_url(url),
+                )
+                outcome = "HTTP 410 Gone"
+            elif 300 <= status < 400:
+                where = response.headers.get("Location")
+                target = redact_url(urljoin(url, where)) if where else "nowhere"
+                outcome = f"HTTP {status} redirect to {target} is not a delivery"
+            else:
+                outcome = f"failed after retries: HTTP {status}"
         with self._counter_lock:
             self.failed += 1
         log.error("webhook %s: %s; alert not delivered: %s", redact_url(url), outcome, body["text"])
