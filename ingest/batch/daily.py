@@ -77,13 +77,18 @@ def run_day(
     full_refresh: bool = False,
     file_format: str = "csv",
     dbt_vars: str | None = None,
+    allow_shrink: bool = False,
 ) -> DailyRun:
     directory = day_directory(settings.snapshot_root, day)
     if not directory.is_dir():
         raise DailyRunError("load", f"no snapshot folder for {day}: {directory}")
     try:
         loads = snapshots.load_snapshots(
-            settings, snapshots.resolve_files(directory), snapshot_date=day, kind=kind
+            settings,
+            snapshots.resolve_files(directory),
+            snapshot_date=day,
+            kind=kind,
+            guard=snapshots.VolumeGuard(enabled=not allow_shrink),
         )
     except snapshots.SnapshotError as error:
         raise DailyRunError("load", f"{error} (nothing was loaded)") from error

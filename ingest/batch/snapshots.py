@@ -72,6 +72,22 @@ class FileLoad:
 ProgressReporter = Callable[[str, int, float], None]
 
 
+@dataclasses.dataclass(frozen=True)
+class VolumeGuard:
+    """Bounds on how much a full snapshot may lose against the previous full snapshot of its
+    table: a shorter file is more often a cut-off export than a real restatement."""
+
+    # Refused when the file has more than this share fewer rows than the previous full snapshot.
+    max_shrink: float = 0.10
+    # Refused when more than this share of the ids seen since that snapshot are missing.
+    max_missing_ids: float = 0.01
+    # As with the rejection budget, a difference of fewer rows or ids than this is never
+    # refused: a table of a handful of rows swings by more than a tenth in ordinary days.
+    min_difference: int = 10
+    # False for a deliberate restatement (`--allow-shrink`).
+    enabled: bool = True
+
+
 def scan_file(table: SnapshotTable, path: Path) -> ScannedFile:
     """Check the header and count the data rows while computing the file's SHA-256."""
     expected_header = table.header
@@ -158,6 +174,7 @@ def load_snapshots(
     *,
     snapshot_date: date | None = None,
     kind: str = "full",
+    guard: VolumeGuard = VolumeGuard(),
 ) -> list[FileLoad]:
     """Load the given files into `raw`, all or nothing, and report what each one contributed.
 
@@ -175,13 +192,18 @@ def load_snapshots(
             with warehouse.transaction():
                 # Serializes concurrent loaders so load ids follow load order.
                 warehouse.lock(_loads(warehouse))
-                return [_load_one(warehouse, file, day, kind, report) for file in scanned]
+                return [_load_one(warehouse, file, day, kind, report, guard) for file in scanned]
     except WarehouseError as error:
         raise SnapshotError(str(error)) from error
 
 
 def _load_one(
-    warehouse: Warehouse, file: ScannedFile, day: date, kind: str, report: ProgressReporter
+    warehouse: Warehouse,
+    file: ScannedFile,
+    day: date,
+    kind: str,
+    report: ProgressReporter,
+    guard: VolumeGuard,
 ) -> FileLoad:
     started = time.monotonic()
     table = file.table
@@ -196,6 +218,11 @@ def _load_one(
             file.blank_lines, 0, "already loaded", load_id, time.monotonic() - started,
         )  # fmt: skip
 
+    previous_full = None
+    if kind == "full" and guard.enabled:
+        previous_full = _previous_full_load(warehouse, table)
+        if previous_full:
+            _check_row_count(file, *previous_full, guard)
     (load_id,) = warehouse.execute(
         f"select coalesce(max(load_id), 0) + 1 from {_loads(warehouse)}"
     )[0]
@@ -220,6 +247,8 @@ def _load_one(
             f"{table.name}: {file.path}: read {file.rows_read} rows but the warehouse took "
             f"{rows_loaded}; nothing was loaded"
         )
+    if previous_full:
+        _check_missing_ids(warehouse, file, load_id, previous_full[0], guard)
     warehouse.execute(
         f"insert into {_loads(warehouse)} (load_id, table_name, snapshot_date, kind, source_file,"
         " file_checksum, rows_read, blank_lines, rows_loaded, loaded_at)"
@@ -242,6 +271,53 @@ def _load_one(
         table.name, day.isoformat(), kind, str(file.path), file.checksum, file.rows_read,
         file.blank_lines, rows_loaded, "loaded", load_id, seconds,
     )  # fmt: skip
+
+
+def _previous_full_load(warehouse: Warehouse, table: SnapshotTable) -> tuple[int, int] | None:
+    """The load id and row count of the table's latest full snapshot, if any."""
+    rows = warehouse.execute(
+        f"select load_id, rows_loaded from {_loads(warehouse)}"
+        " where table_name = ? and kind = 'full' order by load_id desc limit 1",
+        (table.name,),
+    )
+    return (rows[0][0], rows[0][1]) if rows else None
+
+
+def _check_row_count(
+    file: ScannedFile, previous_load_id: int, previous_rows: int, guard: VolumeGuard
+) -> None:
+    fewer = previous_rows - file.rows_read
+    if fewer >= guard.min_difference and file.rows_read < (1 - guard.max_shrink) * previous_rows:
+        shrink = 1 - file.rows_read / previous_rows
+        raise SnapshotError(
+            f"{file.table.name}: {file.path}: {file.rows_read:,} rows, {shrink:.1%} fewer than "
+            f"the {previous_rows:,} of the previous full snapshot (load {previous_load_id}); "
+            f"more than {guard.max_shrink:.0%} fewer is refused (--allow-shrink for a deliberate "
+            "restatement)"
+        )
+
+
+def _check_missing_ids(
+    warehouse: Warehouse, file: ScannedFile, load_id: int, since_load_id: int, guard: VolumeGuard
+) -> None:
+    """Refuse the load when it lacks too many of the ids delivered since the previous full
+    snapshot (that snapshot and the deltas after it); the first column is each table's id."""
+    key = file.table.columns[0]
+    raw = warehouse.relation(RAW, file.table.name)
+    ((seen, missing),) = warehouse.execute(
+        "select count(*), count(*) - count(delivered.id)"
+        f" from (select distinct trim({key}) as id from {raw}"
+        f" where _load_id >= ? and _load_id < ? and {key} is not null) as seen"
+        f" left join (select distinct trim({key}) as id from {raw} where _load_id = ?)"
+        " as delivered on seen.id = delivered.id",
+        (since_load_id, load_id, load_id),
+    )
+    if missing >= guard.min_difference and missing > guard.max_missing_ids * seen:
+        raise SnapshotError(
+            f"{file.table.name}: {file.path}: lacks {missing:,} of the {seen:,} ids already "
+            f"seen ({missing / seen:.1%}); more than {guard.max_missing_ids:.0%} missing is "
+            "refused (--allow-shrink for a deliberate restatement)"
+        )
 
 
 def ensure_raw_schema(warehouse: Warehouse) -> None:

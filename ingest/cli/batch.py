@@ -48,6 +48,26 @@ def _snapshot_file_options(command):
     is_flag=True,
     help="The files hold only the day's new and changed rows, not the whole history.",
 )
+@click.option(
+    "--allow-shrink",
+    is_flag=True,
+    help="Load a full snapshot even when it is much smaller than the previous one, or lacks "
+    "ids already seen (a deliberate restatement).",
+)
+@click.option(
+    "--max-shrink",
+    type=click.FloatRange(0, 1),
+    default=0.10,
+    show_default=True,
+    help="Refuse a full snapshot with more than this share fewer rows than the previous one.",
+)
+@click.option(
+    "--max-missing-ids",
+    type=click.FloatRange(0, 1),
+    default=0.01,
+    show_default=True,
+    help="Refuse a full snapshot that lacks more than this share of the ids already seen.",
+)
 @target_option
 @click.option("--quiet", is_flag=True, help="No progress lines on stderr.")
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary on stdout.")
@@ -57,6 +77,9 @@ def snapshots_command(
     directory: Path,
     snapshot_date: datetime | None,
     delta: bool,
+    allow_shrink: bool,
+    max_shrink: float,
+    max_missing_ids: float,
     target: str | None,
     quiet: bool,
     as_json: bool,
@@ -88,6 +111,7 @@ def snapshots_command(
             report_progress,
             snapshot_date=snapshot_date.date() if snapshot_date else None,
             kind="delta" if delta else "full",
+            guard=snapshots.VolumeGuard(max_shrink, max_missing_ids, enabled=not allow_shrink),
         )
     if as_json:
         summary = {
@@ -123,6 +147,11 @@ def snapshots_command(
 )
 @click.option("--delta", is_flag=True, help="The day's files hold only new and changed rows.")
 @click.option("--full-refresh", is_flag=True, help="Rebuild every incremental model from scratch.")
+@click.option(
+    "--allow-shrink",
+    is_flag=True,
+    help="Load full snapshots past the volume guard (see `ingest snapshots --help`).",
+)
 @format_option("Export file format.")
 @click.option(
     "--vars",
@@ -145,6 +174,7 @@ def daily_command(
     snapshot_root: Path | None,
     delta: bool,
     full_refresh: bool,
+    allow_shrink: bool,
     file_format: str,
     dbt_vars: str | None,
     project_dir: Path | None,
@@ -174,6 +204,7 @@ def daily_command(
                 full_refresh=full_refresh and offset == 0,
                 file_format=file_format,
                 dbt_vars=dbt_vars,
+                allow_shrink=allow_shrink,
             )
         loaded = sum(load.rows_loaded for load in run.loads)
         click.echo(
