@@ -70,6 +70,9 @@ class Settings:
     ws_url: str = "wss://ws.bitso.com"
     webhooks: tuple[str, ...] = dataclasses.field(default=(), repr=False)
     snapshot_root: Path = Path("snapshots")
+    # The monitor's /metrics and /healthz: off unless a port is given (0 picks a free one).
+    metrics_port: str | None = None
+    metrics_host: str = "127.0.0.1"
     # The dbt project: its models for `ingest daily`, its thresholds seed for the monitor.
     project_dir: Path = Path(".")
     profiles_dir: Path | None = None
@@ -96,6 +99,8 @@ class Settings:
             ("api_url", "BITSO_API_URL", str),
             ("ws_url", "BITSO_WS_URL", str),
             ("snapshot_root", "BITSO_SNAPSHOT_ROOT", Path),
+            ("metrics_port", "BITSO_METRICS_PORT", str),
+            ("metrics_host", "BITSO_METRICS_HOST", str),
             ("project_dir", "DBT_PROJECT_DIR", Path),
             ("profiles_dir", "DBT_PROFILES_DIR", Path),
             ("dbt_target_path", "DBT_TARGET_PATH", Path),
@@ -120,6 +125,12 @@ class Settings:
             raise SettingsError(
                 f"BITSO_DEV_SCHEMA must be a plain name (letters, digits, _), "
                 f"not {self.dev_schema!r}"
+            )
+        if self.metrics_port is not None and not (
+            str(self.metrics_port).isdigit() and int(self.metrics_port) <= 65535
+        ):
+            raise SettingsError(
+                f"BITSO_METRICS_PORT must be a port number (0 to 65535), not {self.metrics_port!r}"
             )
         return self
 

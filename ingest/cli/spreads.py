@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import click
 
 from ingest.cli.options import RunFailed, failures_exit, format_option, lake_option, target_option
-from ingest.settings import Settings
+from ingest.settings import Settings, SettingsError
 from ingest.spreads.monitor.plan import ALERT_TIMINGS, DEPTHS, SOURCES, MonitorPlan, window_problem
 
 log = logging.getLogger(__name__)
@@ -217,6 +217,17 @@ def _utc_timestamp(_ctx, _param, value: str | None) -> datetime | None:
     help="Record this many seconds, then stop cleanly.  [default: run until SIGINT or SIGTERM]",
 )
 @click.option(
+    "--metrics-port",
+    metavar="PORT",
+    help="Serve /metrics (Prometheus) and /healthz on this port.  "
+    "[env: BITSO_METRICS_PORT; default: not served]",
+)
+@click.option(
+    "--metrics-host",
+    metavar="HOST",
+    help="Address /metrics and /healthz bind to.  [env: BITSO_METRICS_HOST; default: 127.0.0.1]",
+)
+@click.option(
     "--max-restarts",
     type=click.IntRange(0),
     default=5,
@@ -259,6 +270,8 @@ def spreads_command(
     webhooks: tuple[str, ...],
     request_budget: int,
     duration: int | None,
+    metrics_port: str | None,
+    metrics_host: str | None,
     max_restarts: int,
     restart_window: float,
     project_dir: Path | None,
@@ -268,14 +281,19 @@ def spreads_command(
         for flag, given in (("--depth", depth != "top"), ("--rest-fallback", rest_fallback)):
             if given:
                 raise click.UsageError(f"{flag} needs --source ws")
-    settings = settings.replace(
-        api_url=api_url,
-        ws_url=ws_url,
-        lake=lake,
-        journal_dir=journal_dir,
-        webhooks=webhooks or None,
-        project_dir=project_dir,
-    )
+    try:
+        settings = settings.replace(
+            api_url=api_url,
+            ws_url=ws_url,
+            lake=lake,
+            journal_dir=journal_dir,
+            webhooks=webhooks or None,
+            project_dir=project_dir,
+            metrics_port=metrics_port,
+            metrics_host=metrics_host,
+        )
+    except SettingsError as error:
+        raise click.BadParameter(str(error), param_hint="--metrics-port") from error
     _check_urls(settings)
     plan = MonitorPlan(
         books=books,

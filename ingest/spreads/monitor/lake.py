@@ -140,6 +140,7 @@ class LakeWriter:
         # Locations (paths or URLs) of the files published, in order.
         self.published: list[str] = []
         self.records_written = 0
+        self.publish_failures = 0
         self._lock_file: IO[str] | None = None
         self._journal: IO[str] | None = None
         self._journal_start: int | None = None
@@ -219,9 +220,11 @@ class LakeWriter:
             self._publish(journal)
         except (OSError, ParquetError) as error:
             # The journal stays; the next start publishes it.
+            self.publish_failures += 1
             log.error("could not publish %s, kept for the next start: %s", journal, error)
         except Exception as error:
             # The publisher's boundary: the journal stays, the next window is published as usual.
+            self.publish_failures += 1
             log.error("could not publish %s, kept for the next start", journal)
             if self.on_failure is None:
                 log.exception("lake writer failed")

@@ -68,6 +68,9 @@ class MonitorOptions:
     # A part failing more often than this within `restart_window` seconds stops the run.
     max_restarts: int = DEFAULT_MAX_RESTARTS
     restart_window: float = DEFAULT_RESTART_WINDOW
+    # `/metrics` and `/healthz` on this address (monitor.health); None: not served.
+    metrics_port: int | None = None
+    metrics_host: str = "127.0.0.1"
 
 
 @dataclasses.dataclass
@@ -103,6 +106,8 @@ class AlertDispatcher:
         supervisor: Supervisor | None = None,
     ) -> None:
         self.supervisor = supervisor
+        # The run's health and metrics state (monitor.health), if served.
+        self.state = None
         self.tracker = tracker
         self.alert_file = alert_file
         self.notifier = notifier
@@ -120,6 +125,8 @@ class AlertDispatcher:
     def _send(self, events: list[AlertEvent], arrived_at: float) -> None:
         for event in events:
             log_alert(event)
+            if self.state is not None:
+                self.state.on_alert(event.book, str(event.threshold), event.state)
             self._file_writer.submit(self._write, event)
             self.notifier.notify(event.as_json())
             self.summary.alerts += 1
@@ -162,6 +169,8 @@ class Sinks:
         self.alerts = alerts
         self.summary = summary
         self.supervisor = supervisor
+        # The run's health and metrics state (monitor.health), if served.
+        self.state = None
 
     def on_second(self, second: int, records: Sequence[SpreadRecord], lateness: float) -> None:
         try:
@@ -180,6 +189,8 @@ class Sinks:
         summary.records += len(records)
         summary.gaps += sum(record.is_gap for record in records)
         summary.worst_lateness = max(summary.worst_lateness, lateness)
+        if self.state is not None:
+            self.state.on_second(records, lateness)
         if self.alerts is not None:
             for record in records:
                 self.alerts.observe_record(record)
@@ -238,6 +249,27 @@ def run_monitor(
         source_part, source.run, source_stop, on_failure=source_failed
     )
     sampler = Sampler(board, clock, source.name, options.stale_after)
+    health = None
+    if options.metrics_port is not None:
+        from ingest.spreads.monitor.health import HealthServer, RunState
+
+        state = RunState(options.books, options.stale_after, clock)
+        state.supervisor, state.source, state.notifier, state.lake = (
+            supervisor,
+            source,
+            notifier,
+            lake,
+        )
+        state.source_alive = source_thread.is_alive
+        state.budget = getattr(source, "budget", None)
+        sinks.state = alerts.state = state
+        try:
+            health = HealthServer(state, options.metrics_host, options.metrics_port)
+        except OSError as error:
+            stop.set()
+            supervisor.failure = (
+                f"cannot serve metrics on {options.metrics_host}:{options.metrics_port}: {error}"
+            )
 
     def sample(sampler_stop: threading.Event) -> None:
         sampler.run(sinks.on_second, sampler_stop, options.duration)
@@ -259,6 +291,7 @@ def run_monitor(
                 ("lake writer", lake.close),
                 ("alerts file", alerts.close),
                 ("webhook notifier", notifier.close),
+                ("metrics server", health.close if health is not None else lambda: None),
             ]
         )
     summary.files = list(lake.published)

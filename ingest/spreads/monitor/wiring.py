@@ -92,6 +92,8 @@ def build_monitor(settings: Settings, plan: MonitorPlan, clock: Clock | None = N
         alert_timing=plan.alert_timing,
         max_restarts=plan.max_restarts,
         restart_window=plan.restart_window,
+        metrics_port=None if settings.metrics_port is None else int(settings.metrics_port),
+        metrics_host=settings.metrics_host,
     )
     source: QuoteSource
     if plan.source == "ws":
