@@ -68,6 +68,12 @@ def _snapshot_file_options(command):
     show_default=True,
     help="Refuse a full snapshot that lacks more than this share of the ids already seen.",
 )
+@click.option(
+    "--no-wait",
+    is_flag=True,
+    help="Refuse to run while another run of this command holds the warehouse, "
+    "instead of waiting for it.",
+)
 @target_option
 @click.option("--quiet", is_flag=True, help="No progress lines on stderr.")
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary on stdout.")
@@ -80,6 +86,7 @@ def snapshots_command(
     allow_shrink: bool,
     max_shrink: float,
     max_missing_ids: float,
+    no_wait: bool,
     target: str | None,
     quiet: bool,
     as_json: bool,
@@ -91,7 +98,7 @@ def snapshots_command(
     skipped.
     """
     from ingest.batch import snapshots
-    from ingest.io.warehouse import describe
+    from ingest.io.warehouse import WarehouseError, describe, run_lock
 
     settings = settings.replace(target=target)
     names = {table.name: file_options[f"{table.name}_file"] for table in SNAPSHOT_TABLES}
@@ -101,7 +108,10 @@ def snapshots_command(
             rate = rows / seconds if seconds > 0 else 0.0
             log.info("%s: %s rows (%s rows/s)", table, f"{rows:,}", f"{rate:,.0f}")
 
-    with failures_exit(snapshots.SnapshotError, then=" (nothing was loaded)"):
+    with (
+        failures_exit(snapshots.SnapshotError, WarehouseError, then=" (nothing was loaded)"),
+        run_lock(settings, "snapshots", wait=not no_wait),
+    ):
         files = snapshots.resolve_files(
             directory, {table: name for table, name in names.items() if name}
         )
@@ -164,6 +174,12 @@ def snapshots_command(
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     help="The dbt project.  [env: DBT_PROJECT_DIR; default: the current folder]",
 )
+@click.option(
+    "--no-wait",
+    is_flag=True,
+    help="Refuse to run while another run of this command holds the warehouse, "
+    "instead of waiting for it.",
+)
 @target_option
 @lake_option
 @click.pass_obj
@@ -178,6 +194,7 @@ def daily_command(
     file_format: str,
     dbt_vars: str | None,
     project_dir: Path | None,
+    no_wait: bool,
     target: str | None,
     lake: str | None,
 ) -> None:
@@ -186,6 +203,7 @@ def daily_command(
     Safe to re-run: loaded files are skipped, models merge by key, exports swap atomically.
     """
     from ingest.batch import daily, export
+    from ingest.io.warehouse import WarehouseError, run_lock
 
     settings = settings.replace(
         target=target, snapshot_root=snapshot_root, project_dir=project_dir, lake=lake
@@ -194,23 +212,25 @@ def daily_command(
     last = last_day.date() if last_day else first
     if last < first:
         raise click.BadParameter("must not be before --date", param_hint="--through")
-    for offset in range((last - first).days + 1):
-        run_date = first + timedelta(days=offset)
-        with failures_exit(daily.DailyRunError, context=f"{run_date}: "):
-            run = daily.run_day(
-                settings,
-                run_date,
-                kind="delta" if delta else "full",
-                full_refresh=full_refresh and offset == 0,
-                file_format=file_format,
-                dbt_vars=dbt_vars,
-                allow_shrink=allow_shrink,
+    # A lost or unreachable warehouse is a failed run too: one line, no traceback.
+    with failures_exit(WarehouseError), run_lock(settings, "daily", wait=not no_wait):
+        for offset in range((last - first).days + 1):
+            run_date = first + timedelta(days=offset)
+            with failures_exit(daily.DailyRunError, context=f"{run_date}: "):
+                run = daily.run_day(
+                    settings,
+                    run_date,
+                    kind="delta" if delta else "full",
+                    full_refresh=full_refresh and offset == 0,
+                    file_format=file_format,
+                    dbt_vars=dbt_vars,
+                    allow_shrink=allow_shrink,
+                )
+            loaded = sum(load.rows_loaded for load in run.loads)
+            click.echo(
+                f"{run.day}: loaded {loaded:,} rows from {len(run.loads)} files, built, "
+                f"exported {len(run.exported)} tables to {export.output_location(settings.lake)}"
             )
-        loaded = sum(load.rows_loaded for load in run.loads)
-        click.echo(
-            f"{run.day}: loaded {loaded:,} rows from {len(run.loads)} files, built, "
-            f"exported {len(run.exported)} tables to {export.output_location(settings.lake)}"
-        )
 
 
 @click.command("export")

@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import fcntl
 import io
+import logging
 import re
+import zlib
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -23,8 +26,15 @@ ProgressCallback = Callable[[int], None]
 _PROGRESS_EVERY_BYTES = 8 * 1024 * 1024
 
 
+log = logging.getLogger("ingest")
+
+
 class WarehouseError(RuntimeError):
     """The warehouse could not be reached or refused a statement."""
+
+
+class RunLockBusy(WarehouseError):
+    """Another run of the same command holds the warehouse, and the caller would not wait."""
 
 
 class Warehouse(abc.ABC):
@@ -159,6 +169,7 @@ class PostgresWarehouse(Warehouse):
     )
 
     def __init__(self, server: PostgresSettings) -> None:
+        self._location = server.location
         try:
             self._connection = psycopg2.connect(
                 host=server.host,
@@ -173,18 +184,30 @@ class PostgresWarehouse(Warehouse):
             raise WarehouseError(f"cannot connect to {server.location}: {message}") from error
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
-        with self._connection.cursor() as cursor:
-            cursor.execute(sql.replace("?", "%s"), tuple(params))
-            return cursor.fetchall() if cursor.description else []
+        try:
+            with self._connection.cursor() as cursor:
+                cursor.execute(sql.replace("?", "%s"), tuple(params))
+                return cursor.fetchall() if cursor.description else []
+        except (psycopg2.OperationalError, psycopg2.InterfaceError) as error:
+            raise WarehouseError(self._lost(error)) from error
+
+    def _lost(self, error: psycopg2.Error) -> str:
+        message = (str(error).strip().splitlines() or ["connection lost"])[0]
+        return f"lost the connection to {self._location}: {message}"
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
         try:
             yield
         except BaseException:
-            self._connection.rollback()
+            # A lost connection cannot roll back, but the server discards the open transaction.
+            with contextlib.suppress(psycopg2.Error):
+                self._connection.rollback()
             raise
-        self._connection.commit()
+        try:
+            self._connection.commit()
+        except psycopg2.Error as error:
+            raise WarehouseError(f"{self._lost(error)}; nothing was committed") from error
 
     def lock(self, table: str) -> None:
         self.execute(f"lock table {table} in share row exclusive mode")
@@ -201,6 +224,8 @@ class PostgresWarehouse(Warehouse):
         with path.open("rb") as raw_file, self._connection.cursor() as cursor:
             try:
                 cursor.copy_expert(sql, _NonBlankLines(raw_file, progress))
+            except (psycopg2.OperationalError, psycopg2.InterfaceError) as error:
+                raise WarehouseError(self._lost(error)) from error
             except psycopg2.Error as error:
                 raise WarehouseError(_postgres_copy_error(error)) from error
             return cursor.rowcount
@@ -316,3 +341,50 @@ def connect(settings: Settings) -> Iterator[Warehouse]:
         yield warehouse
     finally:
         warehouse.close()
+
+
+@contextlib.contextmanager
+def run_lock(settings: Settings, command: str, *, wait: bool = True) -> Iterator[None]:
+    """Hold the warehouse for one run of `command` (`daily`, `snapshots`), so two runs never
+    interleave: a PostgreSQL advisory lock per database and schema prefix, or a file lock beside
+    the DuckDB file. A second run waits for the first and says so, or with `wait=False` refuses.
+    """
+    name = f"ingest {command}"
+    if settings.target == "duckdb":
+        path = Path(f"{settings.duckdb_path}.{command}.lock")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a") as handle:
+            _take(
+                lambda: _try_flock(handle),
+                lambda: fcntl.flock(handle, fcntl.LOCK_EX),
+                f"{name} against duckdb:{settings.duckdb_path}",
+                wait,
+            )
+            yield  # closing the file releases the lock
+        return
+    key = zlib.crc32(f"{name}:{settings.schema('raw')}".encode()) - 2**31
+    with connect(settings) as warehouse:
+        _take(
+            lambda: warehouse.execute("select pg_try_advisory_lock(?)", (key,))[0][0],
+            lambda: warehouse.execute("select pg_advisory_lock(?)", (key,)),
+            f"{name} against {settings.postgres.location}",
+            wait,
+        )
+        yield  # closing the session releases the lock
+
+
+def _try_flock(handle) -> bool:
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+def _take(try_lock: Callable[[], bool], lock: Callable[[], object], what: str, wait: bool) -> None:
+    if try_lock():
+        return
+    if not wait:
+        raise RunLockBusy(f"another {what} is running (--no-wait: not waiting for it)")
+    log.warning("another %s is running: waiting for it to finish", what)
+    lock()
