@@ -11,7 +11,7 @@ import dataclasses
 from datetime import date
 from pathlib import Path
 
-from ingest.batch import export, snapshots
+from ingest.batch import export, quality, snapshots
 from ingest.batch.dbt import DbtOutcome, run_dbt
 from ingest.io.warehouse import WarehouseError, connect
 from ingest.settings import Settings
@@ -36,6 +36,7 @@ class DailyRun:
     day: date
     loads: list[snapshots.FileLoad]
     exported: list[export.ExportedTable]
+    quality: list[quality.TableQuality]
 
 
 def day_directory(snapshot_root: Path, day: date) -> Path:
@@ -108,7 +109,14 @@ def run_day(
         )
 
     try:
+        summary = quality.summarize(settings, loads)
+    except WarehouseError as error:
+        raise DailyRunError(
+            "summary", f"{error} (loaded and built, nothing was exported)"
+        ) from error
+
+    try:
         exported = export.export_marts(settings, file_format)
     except (export.ExportError, WarehouseError, OSError) as error:
         raise DailyRunError("export", f"{error}; the previous export is still published") from error
-    return DailyRun(day, loads, exported)
+    return DailyRun(day, loads, exported, summary)

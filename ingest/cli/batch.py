@@ -180,6 +180,7 @@ def snapshots_command(
     help="Refuse to run while another run of this command holds the warehouse, "
     "instead of waiting for it.",
 )
+@click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary on stdout.")
 @target_option
 @lake_option
 @click.pass_obj
@@ -195,6 +196,7 @@ def daily_command(
     dbt_vars: str | None,
     project_dir: Path | None,
     no_wait: bool,
+    as_json: bool,
     target: str | None,
     lake: str | None,
 ) -> None:
@@ -202,7 +204,7 @@ def daily_command(
 
     Safe to re-run: loaded files are skipped, models merge by key, exports swap atomically.
     """
-    from ingest.batch import daily, export
+    from ingest.batch import daily, export, quality
     from ingest.io.warehouse import WarehouseError, run_lock
 
     settings = settings.replace(
@@ -212,6 +214,7 @@ def daily_command(
     last = last_day.date() if last_day else first
     if last < first:
         raise click.BadParameter("must not be before --date", param_hint="--through")
+    days: list[dict] = []
     # A lost or unreachable warehouse is a failed run too: one line, no traceback.
     with failures_exit(WarehouseError), run_lock(settings, "daily", wait=not no_wait):
         for offset in range((last - first).days + 1):
@@ -226,11 +229,19 @@ def daily_command(
                     dbt_vars=dbt_vars,
                     allow_shrink=allow_shrink,
                 )
+            if as_json:
+                days.append(dataclasses.asdict(run) | {"day": run.day.isoformat()})
+                continue
             loaded = sum(load.rows_loaded for load in run.loads)
             click.echo(
                 f"{run.day}: loaded {loaded:,} rows from {len(run.loads)} files, built, "
                 f"exported {len(run.exported)} tables to {export.output_location(settings.lake)}"
             )
+            click.echo("  data quality:")
+            for table in run.quality:
+                click.echo(quality.describe(table))
+    if as_json:
+        click.echo(json.dumps({"days": days}, indent=2))
 
 
 @click.command("export")

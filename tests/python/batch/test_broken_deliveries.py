@@ -5,6 +5,7 @@ damaged files are built from the generated sample."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from datetime import date
@@ -59,6 +60,12 @@ def test_a_load_beyond_the_rejection_budget_fails_the_day_before_export(
     sample.generate_sample(daily_env / DAY_ONE.isoformat(), deposits=1000, seed=5)
     first = run_daily(DAY_ONE)
     assert first.exit_code == 0, first.output
+    # The day's data-quality summary: every id is new on the first day.
+    deposits_line = next(
+        line for line in first.stdout.splitlines() if line.strip().startswith("deposits ")
+    )
+    assert "read      1,000  loaded      1,000" in deposits_line
+    assert "ids: 1,000 new, 0 changed, 0 missing" in deposits_line
     export_before = published(tmp_path / "lake")
     with connect(settings) as warehouse:
         facts_before = warehouse.execute("select id, amount from core.fct_deposits order by id")
@@ -87,10 +94,27 @@ def test_a_load_beyond_the_rejection_budget_fails_the_day_before_export(
             facts_before
         )
 
-    # A deliberate override of the budget lets the same day through.
-    overridden = run_daily(DAY_TWO, "--vars", "{rejection_budget_share: 1.0}")
+    # A deliberate override of the budget lets the same day through; --json carries the
+    # summary of the day's loads (this one already loaded by the failed run): every amount
+    # rejected, every deposit that had one changed, none new or missing.
+    overridden = run_daily(DAY_TWO, "--vars", "{rejection_budget_share: 1.0}", "--json")
     assert overridden.exit_code == 0, overridden.output
     assert published(tmp_path / "lake") != export_before
+    (day,) = json.loads(overridden.stdout)["days"]
+    deposits = next(table for table in day["quality"] if table["table"] == "deposits")
+    lines = (daily_env / DAY_ONE.isoformat() / DEPOSITS_SNAPSHOT.default_file).read_text()
+    with_amount = sum(1 for line in lines.splitlines()[1:] if line.split(",")[amount])
+    assert deposits == {
+        "table": "deposits",
+        "load_id": deposits["load_id"],
+        "status": "already loaded",
+        "rows_read": 1000,
+        "rows_loaded": 0,
+        "rejected": {"id": 0, "event_timestamp": 0, "amount": 1000},
+        "ids_new": 0,
+        "ids_changed": with_amount,
+        "ids_missing": 0,
+    }
 
 
 def test_a_file_cut_off_mid_line_is_refused_as_truncated(settings, tmp_path):
