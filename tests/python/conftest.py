@@ -40,16 +40,21 @@ def postgres_server_env() -> dict[str, str]:
     }
 
 
-def _admin_connection():
+def postgres_connection(database: str = "postgres"):
+    """A new connection to `database` on the test server; the caller closes it."""
     env = postgres_server_env()
-    connection = psycopg2.connect(
+    return psycopg2.connect(
         host=env["PGHOST"],
         port=env["PGPORT"],
         user=env["PGUSER"],
         password=env.get("PGPASSWORD"),
-        dbname="postgres",
+        dbname=database,
         connect_timeout=5,
     )
+
+
+def _admin_connection():
+    connection = postgres_connection()
     connection.autocommit = True
     return connection
 

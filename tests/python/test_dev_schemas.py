@@ -9,13 +9,12 @@ import os
 import subprocess
 from pathlib import Path
 
-import psycopg2
 import pytest
 
 from bitso_sandbox import sample
 from ingest.batch import snapshots
 from ingest.settings import Settings
-from tests.python.conftest import BIN_DIR, REPO_ROOT, postgres_server_env
+from tests.python.conftest import BIN_DIR, REPO_ROOT, postgres_connection, postgres_server_env
 
 pytestmark = [pytest.mark.dbt, pytest.mark.postgres]
 
@@ -26,14 +25,7 @@ RAW_TABLES = ("snapshot_loads", "deposits", "withdrawals", "events", "users")
 
 
 def query(database: str, sql: str) -> list[tuple]:
-    env = postgres_server_env()
-    connection = psycopg2.connect(
-        host=env["PGHOST"],
-        port=env["PGPORT"],
-        user=env["PGUSER"],
-        password=env.get("PGPASSWORD"),
-        dbname=database,
-    )
+    connection = postgres_connection(database)
     try:
         with connection, connection.cursor() as cursor:
             cursor.execute(sql)

@@ -8,11 +8,10 @@ import os
 import subprocess
 from datetime import date
 
-import psycopg2
 import pytest
 
 from bitso_sandbox import sample
-from tests.python.conftest import BIN_DIR, REPO_ROOT, postgres_server_env
+from tests.python.conftest import BIN_DIR, REPO_ROOT, postgres_connection, postgres_server_env
 
 pytestmark = [pytest.mark.dbt, pytest.mark.postgres]
 
@@ -48,14 +47,13 @@ def day_env(tmp_path, dbt_profiles_dir, postgres_database) -> dict[str, str]:
 
 
 def count(env: dict[str, str], relation: str) -> int:
-    with (
-        psycopg2.connect(
-            host=env["PGHOST"], port=env["PGPORT"], user=env["PGUSER"], dbname=env["PGDATABASE"]
-        ) as connection,
-        connection.cursor() as cursor,
-    ):
-        cursor.execute(f"select count(*) from {relation}")
-        return cursor.fetchone()[0]
+    connection = postgres_connection(env["PGDATABASE"])
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(f"select count(*) from {relation}")
+            return cursor.fetchone()[0]
+    finally:
+        connection.close()
 
 
 def test_the_target_flag_alone_runs_every_step_on_postgres(day_env, tmp_path):

@@ -5,11 +5,11 @@ line and exit 1, nothing of it applied."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
 
-import psycopg2
 import pytest
 from click.testing import CliRunner
 
@@ -17,7 +17,7 @@ from bitso_sandbox import sample
 from ingest.batch import snapshots
 from ingest.cli import cli
 from ingest.io.warehouse import connect, run_lock
-from tests.python.conftest import postgres_server_env
+from tests.python.conftest import postgres_connection
 
 
 def invoke(*args: str):
@@ -82,16 +82,7 @@ def test_a_connection_lost_mid_load_is_one_line_exit_1_and_nothing_applied(
 
     def load_then_lose_the_connection(*args, **kwargs):
         result = load_one(*args, **kwargs)
-        server = postgres_server_env()
-        with (
-            psycopg2.connect(
-                host=server["PGHOST"],
-                port=server["PGPORT"],
-                user=server["PGUSER"],
-                dbname="postgres",
-            ) as admin,
-            admin.cursor() as cursor,
-        ):
+        with contextlib.closing(postgres_connection()) as admin, admin, admin.cursor() as cursor:
             cursor.execute(
                 "select pg_terminate_backend(pid) from pg_stat_activity"
                 " where datname = %s and pid <> pg_backend_pid()",
