@@ -14,7 +14,9 @@ from ingest.cli.options import (
     RunFailed,
     failures_exit,
     format_option,
+    json_option,
     lake_option,
+    no_wait_option,
     target_option,
 )
 from ingest.contracts import SNAPSHOT_TABLES
@@ -68,15 +70,10 @@ def _snapshot_file_options(command):
     show_default=True,
     help="Refuse a full snapshot that lacks more than this share of the ids already seen.",
 )
-@click.option(
-    "--no-wait",
-    is_flag=True,
-    help="Refuse to run while another run of this command holds the warehouse, "
-    "instead of waiting for it.",
-)
+@no_wait_option
 @target_option
 @click.option("--quiet", is_flag=True, help="No progress lines on stderr.")
-@click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary on stdout.")
+@json_option
 @click.pass_obj
 def snapshots_command(
     settings: Settings,
@@ -174,13 +171,8 @@ def snapshots_command(
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     help="The dbt project.  [env: DBT_PROJECT_DIR; default: the current folder]",
 )
-@click.option(
-    "--no-wait",
-    is_flag=True,
-    help="Refuse to run while another run of this command holds the warehouse, "
-    "instead of waiting for it.",
-)
-@click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary on stdout.")
+@no_wait_option
+@json_option
 @target_option
 @lake_option
 @click.pass_obj

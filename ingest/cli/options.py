@@ -24,6 +24,16 @@ lake_option = click.option(
     help="Data lake root, a folder or an s3:// URL.  [env: BITSO_LAKE; default: bucket]",
 )
 
+json_option = click.option(
+    "--json", "as_json", is_flag=True, help="Print a machine-readable summary on stdout."
+)
+no_wait_option = click.option(
+    "--no-wait",
+    is_flag=True,
+    help="Refuse to run while another run of this command holds the warehouse, "
+    "instead of waiting for it.",
+)
+
 
 def format_option(help_text: str):
     return click.option(
