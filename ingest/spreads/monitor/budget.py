@@ -33,6 +33,11 @@ class RequestBudget:
             earliest = max(earliest, self._sent[-self.per_minute] + WINDOW_SECONDS + 1e-3)
         return earliest
 
+    def sent_in_last_minute(self, now: float) -> int:
+        """Requests sent in the 60 seconds before `now`. Read-only, so another thread (the metrics
+        endpoint) may ask while the source spends."""
+        return sum(1 for sent in tuple(self._sent) if sent > now - WINDOW_SECONDS)
+
     def spend(self, now: float) -> None:
         """Record a request sent at `now`; call only once `next_allowed(now) <= now`."""
         self._sent.append(now)

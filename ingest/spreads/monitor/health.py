@@ -186,11 +186,10 @@ class _Collector:
             )
         budget = state.budget
         if budget is not None:
-            budget.next_allowed(now)  # drops requests older than a minute
             yield GaugeMetricFamily(
                 f"{PREFIX}_rest_requests_last_minute",
                 "REST requests in the last 60 seconds.",
-                value=len(budget._sent),
+                value=budget.sent_in_last_minute(now),
             )
             yield GaugeMetricFamily(
                 f"{PREFIX}_rest_request_budget",

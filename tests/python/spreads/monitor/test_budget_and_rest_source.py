@@ -38,6 +38,17 @@ def test_a_greedy_caller_gets_the_whole_budget_and_no_more(per_minute):
     assert busiest_minute(sent) == per_minute
 
 
+def test_the_last_minutes_count_is_read_without_changing_the_budget():
+    budget = RequestBudget(3)
+    for sent_at in (0.0, 20.0, 40.0):
+        budget.spend(sent_at)
+    assert budget.sent_in_last_minute(50.0) == 3
+    assert budget.sent_in_last_minute(70.0) == 2
+    # Reading never drops a request the budget still counts.
+    assert budget.next_allowed(50.0) > 60.0
+    assert budget.sent_in_last_minute(50.0) == 3
+
+
 def test_budget_spreads_requests_evenly():
     budget = RequestBudget(50)
     budget.spend(T0)
