@@ -1,0 +1,357 @@
+"""The alert rules file: which thresholds alert, for which books, how patiently, and to whom.
+
+A rule names a threshold (percent; a spread strictly above it puts the book above it) and the
+controls that belong to the signal itself, in Prometheus' vocabulary: a pending period (`for`),
+a clearing period (`clear_for`) below a hysteresis band (`clear_below`), reminders while open
+(`repeat_every`), and inhibition of lower thresholds (`inhibit_lower`). Receivers name the
+environment variable holding their webhook URLs: URLs are credentials and never sit in the file.
+
+`EpisodeMachine` is the pure state machine of one (book, rule) pair; `AlertRules.inhibited` says
+which lower thresholds an open episode holds back.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fnmatch
+import math
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+from pathlib import Path
+
+import yaml
+
+from ingest.spreads.monitor.alerts import project_thresholds
+from ingest.spreads.monitor.webhooks import check_webhook_url
+
+DEFAULT_SEVERITY = "warning"
+# The receiver of the `--webhook` shorthand and of the default rules.
+SHORTHAND_RECEIVER = "webhooks"
+
+_TOP_LEVEL_KEYS = ("receivers", "rules")
+_RECEIVER_KEYS = ("name", "webhook_url_env")
+_RULE_KEYS = (
+    "threshold",
+    "books",
+    "for",
+    "clear_for",
+    "clear_below",
+    "repeat_every",
+    "severity",
+    "inhibit_lower",
+    "receivers",
+)
+
+
+class AlertRulesError(ValueError):
+    """The alert rules cannot be used as written; the message names the rule and the field."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Receiver:
+    name: str
+    # The variable the URLs were read from (None for the `--webhook` shorthand).
+    url_env: str | None
+    urls: tuple[str, ...] = dataclasses.field(repr=False)
+
+
+@dataclasses.dataclass(frozen=True)
+class AlertRule:
+    threshold: Decimal
+    # Names or glob patterns; None means every monitored book.
+    books: tuple[str, ...] | None = None
+    for_seconds: float = 0.0
+    clear_for_seconds: float = 0.0
+    # The spread must be at or below this to count towards clearing; defaults to the threshold.
+    clear_below: Decimal | None = None
+    # None: no reminders.
+    repeat_every_seconds: float | None = None
+    severity: str = DEFAULT_SEVERITY
+    inhibit_lower: bool = False
+    receivers: tuple[str, ...] = ()
+
+    @property
+    def clear_level(self) -> Decimal:
+        return self.threshold if self.clear_below is None else self.clear_below
+
+    def applies_to(self, book: str) -> bool:
+        if self.books is None:
+            return True
+        return any(fnmatch.fnmatchcase(book, pattern) for pattern in self.books)
+
+
+@dataclasses.dataclass(frozen=True)
+class AlertRules:
+    receivers: tuple[Receiver, ...]
+    rules: tuple[AlertRule, ...]
+
+    def receiver(self, name: str) -> Receiver:
+        return next(receiver for receiver in self.receivers if receiver.name == name)
+
+    def rules_for(self, book: str) -> tuple[AlertRule, ...]:
+        """The rules that apply to `book`, highest threshold first."""
+        matching = [rule for rule in self.rules if rule.applies_to(book)]
+        return tuple(sorted(matching, key=lambda rule: rule.threshold, reverse=True))
+
+    def check_books(self, books: Iterable[str]) -> None:
+        """An episode is one (book, threshold): two rules of one threshold must not both match a
+        monitored book."""
+        for book in books:
+            thresholds = [rule.threshold for rule in self.rules_for(book)]
+            duplicated = sorted({value for value in thresholds if thresholds.count(value) > 1})
+            if duplicated:
+                raise AlertRulesError(
+                    f"book {book} matches several rules of threshold {duplicated[0]}: "
+                    "give each book one rule per threshold"
+                )
+
+    def inhibited(self, book: str, open_thresholds: Iterable[Decimal]) -> frozenset[Decimal]:
+        """The thresholds of `book` whose alerts are held back while the episodes at
+        `open_thresholds` are open: every threshold below an open rule with `inhibit_lower`."""
+        rules = self.rules_for(book)
+        open_levels = set(open_thresholds)
+        inhibiting = [rule.threshold for rule in rules if rule.inhibit_lower]
+        return frozenset(
+            rule.threshold
+            for rule in rules
+            if any(level in open_levels and rule.threshold < level for level in inhibiting)
+        )
+
+
+def simple_rules(thresholds: Iterable[Decimal], webhook_urls: Iterable[str] = ()) -> AlertRules:
+    """The rules of the `--threshold` and `--webhook` shorthands: every book, every threshold,
+    no pending or clearing period, every alert to every webhook."""
+    urls = tuple(webhook_urls)
+    for url in urls:
+        if (problem := check_webhook_url(url)) is not None:
+            raise AlertRulesError(problem)
+    receivers = (Receiver(SHORTHAND_RECEIVER, None, urls),) if urls else ()
+    names = tuple(receiver.name for receiver in receivers)
+    levels = sorted(set(thresholds), reverse=True)
+    if not levels or not all(level.is_finite() and level > 0 for level in levels):
+        raise AlertRulesError("thresholds must be percentages greater than 0")
+    return AlertRules(receivers, tuple(AlertRule(level, receivers=names) for level in levels))
+
+
+def default_rules(project_dir: Path, webhook_urls: Iterable[str] = ()) -> AlertRules:
+    """The rules when no file is given: the dbt project's thresholds seed, as today."""
+    return simple_rules(project_thresholds(project_dir), webhook_urls)
+
+
+def load_alert_rules(path: Path, env: Mapping[str, str]) -> AlertRules:
+    """Read and validate a rules file; receivers' URLs come from `env`."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise AlertRulesError(f"alert rules {path}: cannot be read ({error.strerror})") from error
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise AlertRulesError(f"alert rules {path}: not valid YAML ({error})") from error
+    try:
+        return parse_alert_rules(document, env)
+    except AlertRulesError as error:
+        raise AlertRulesError(f"alert rules {path}: {error}") from error
+
+
+def parse_alert_rules(document: object, env: Mapping[str, str]) -> AlertRules:
+    """Validate a parsed rules document (see the module docstring for its shape)."""
+    top = _mapping(document, "the file", _TOP_LEVEL_KEYS)
+    receivers = tuple(
+        _receiver(entry, index, env)
+        for index, entry in enumerate(_list(top.get("receivers", []), "receivers"))
+    )
+    names = [receiver.name for receiver in receivers]
+    for name in names:
+        if names.count(name) > 1:
+            raise AlertRulesError(f"receivers: {name!r} is defined twice")
+    if "rules" not in top:
+        raise AlertRulesError("rules: missing (a list of at least one rule)")
+    entries = _list(top["rules"], "rules")
+    if not entries:
+        raise AlertRulesError("rules: empty (give at least one rule)")
+    return AlertRules(
+        receivers, tuple(_rule(entry, index, set(names)) for index, entry in enumerate(entries))
+    )
+
+
+def _receiver(entry: object, index: int, env: Mapping[str, str]) -> Receiver:
+    where = f"receivers[{index}]"
+    fields = _mapping(entry, where, _RECEIVER_KEYS)
+    for key in _RECEIVER_KEYS:
+        if key not in fields:
+            raise AlertRulesError(f"{where}: {key}: missing")
+        if not isinstance(fields[key], str) or not fields[key]:
+            raise AlertRulesError(f"{where}: {key}: must be a non-empty string")
+    name, variable = fields["name"], fields["webhook_url_env"]
+    where = f"receiver {name!r}"
+    # Several URLs may share one variable, separated by spaces (as BITSO_WEBHOOKS).
+    urls = tuple(env.get(variable, "").split())
+    if not urls:
+        raise AlertRulesError(f"{where}: webhook_url_env: the variable {variable} is not set")
+    for url in urls:
+        if (problem := check_webhook_url(url)) is not None:
+            raise AlertRulesError(f"{where}: webhook_url_env: {variable}: {problem}")
+    return Receiver(name, variable, urls)
+
+
+def _rule(entry: object, index: int, receiver_names: set[str]) -> AlertRule:
+    where = f"rules[{index}]"
+    fields = _mapping(entry, where, _RULE_KEYS)
+    if "threshold" not in fields:
+        raise AlertRulesError(f"{where}: threshold: missing")
+    threshold = _number(fields["threshold"], where, "threshold")
+    if threshold <= 0:
+        raise AlertRulesError(f"{where}: threshold: must be greater than 0, not {threshold}")
+    where = f"rules[{index}] (threshold {threshold})"
+    clear_below = None
+    if fields.get("clear_below") is not None:
+        clear_below = _number(fields["clear_below"], where, "clear_below")
+        if not 0 <= clear_below <= threshold:
+            raise AlertRulesError(
+                f"{where}: clear_below: must be between 0 and the threshold, not {clear_below}"
+            )
+    books = None
+    if fields.get("books") is not None:
+        books = tuple(_strings(fields["books"], where, "books"))
+        if not books:
+            raise AlertRulesError(f"{where}: books: empty (omit it for every monitored book)")
+    receivers = tuple(_strings(fields.get("receivers", []), where, "receivers"))
+    for name in receivers:
+        if name not in receiver_names:
+            raise AlertRulesError(f"{where}: receivers: {name!r} is not a defined receiver")
+    severity = fields.get("severity", DEFAULT_SEVERITY)
+    if not isinstance(severity, str) or not severity:
+        raise AlertRulesError(f"{where}: severity: must be a non-empty string")
+    inhibit_lower = fields.get("inhibit_lower", False)
+    if not isinstance(inhibit_lower, bool):
+        raise AlertRulesError(f"{where}: inhibit_lower: must be true or false")
+    repeat_every = _seconds(fields.get("repeat_every"), where, "repeat_every")
+    return AlertRule(
+        threshold=threshold,
+        books=books,
+        for_seconds=_seconds(fields.get("for"), where, "for") or 0.0,
+        clear_for_seconds=_seconds(fields.get("clear_for"), where, "clear_for") or 0.0,
+        clear_below=clear_below,
+        # 0 and omitted both mean no reminders.
+        repeat_every_seconds=repeat_every or None,
+        severity=severity,
+        inhibit_lower=inhibit_lower,
+        receivers=receivers,
+    )
+
+
+def _mapping(value: object, where: str, allowed: tuple[str, ...]) -> dict:
+    if not isinstance(value, dict):
+        raise AlertRulesError(f"{where}: must be a mapping of {', '.join(allowed)}")
+    for key in value:
+        if key not in allowed:
+            raise AlertRulesError(
+                f"{where}: {key}: unknown key (expected one of {', '.join(allowed)})"
+            )
+    return value
+
+
+def _list(value: object, where: str) -> list:
+    if not isinstance(value, list):
+        raise AlertRulesError(f"{where}: must be a list")
+    return value
+
+
+def _strings(value: object, where: str, field: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(item, str) and item for item in value):
+        raise AlertRulesError(f"{where}: {field}: must be a list of non-empty strings")
+    return value
+
+
+def _number(value: object, where: str, field: str) -> Decimal:
+    # YAML's `true` is a Python bool, which is an int: not a number here.
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise AlertRulesError(f"{where}: {field}: must be a number, not {value!r}")
+    if not math.isfinite(value):
+        raise AlertRulesError(f"{where}: {field}: must be a finite number, not {value!r}")
+    # Through str, so 0.1 stays 0.1 rather than the float's binary expansion.
+    return Decimal(str(value))
+
+
+def _seconds(value: object, where: str, field: str) -> float | None:
+    if value is None:
+        return None
+    seconds = _number(value, where, f"{field} (seconds)")
+    if seconds < 0:
+        raise AlertRulesError(f"{where}: {field}: must be 0 or more seconds, not {seconds}")
+    return float(seconds)
+
+
+# What an observation did to an episode.
+TRIGGERED = "triggered"
+RESOLVED = "resolved"
+REMINDER = "reminder"
+
+
+@dataclasses.dataclass(frozen=True)
+class EpisodeState:
+    """Where one (book, rule) pair stands; frozen, so it can be persisted and restored as is.
+
+    `pending_since` is the first time above of a pending episode; once triggered, `started_at`
+    keeps it (the episode's start, part of its identity), `notified_at` is the last message
+    (trigger or reminder) and `clearing_since` the first time at or below `clear_below` of the
+    current clearing stretch.
+    """
+
+    pending_since: float | None = None
+    started_at: float | None = None
+    notified_at: float | None = None
+    clearing_since: float | None = None
+
+    @property
+    def open(self) -> bool:
+        return self.started_at is not None
+
+
+@dataclasses.dataclass(frozen=True)
+class Transition:
+    kind: str  # TRIGGERED, RESOLVED or REMINDER
+    at: float  # the observation that caused it
+    episode_start: float
+
+
+class EpisodeMachine:
+    """One rule's episodes for one book, driven by timed observations (epoch seconds, from
+    whatever clock the caller keeps). A spread strictly above the threshold for `for` seconds
+    triggers; at or below `clear_below` for `clear_for` seconds resolves; a spread in between
+    keeps an open episode open and restarts its clearing period. An observation without a quote
+    changes nothing: it neither advances nor interrupts a pending or clearing period."""
+
+    def __init__(self, rule: AlertRule, state: EpisodeState | None = None) -> None:
+        self.rule = rule
+        self.state = state or EpisodeState()
+
+    def observe(self, now: float, spread: Decimal | None) -> Transition | None:
+        if spread is None:
+            return None
+        rule, state = self.rule, self.state
+        if not state.open:
+            if spread <= rule.threshold:
+                self.state = EpisodeState()
+                return None
+            since = now if state.pending_since is None else state.pending_since
+            if now - since < rule.for_seconds:
+                self.state = EpisodeState(pending_since=since)
+                return None
+            self.state = EpisodeState(started_at=since, notified_at=now)
+            return Transition(TRIGGERED, now, since)
+        assert state.started_at is not None and state.notified_at is not None
+        if spread <= rule.clear_level:
+            since = now if state.clearing_since is None else state.clearing_since
+            if now - since >= rule.clear_for_seconds:
+                self.state = EpisodeState()
+                return Transition(RESOLVED, now, state.started_at)
+            self.state = dataclasses.replace(state, clearing_since=since)
+            return None
+        self.state = dataclasses.replace(state, clearing_since=None)
+        repeat = rule.repeat_every_seconds
+        if repeat is not None and now - state.notified_at >= repeat:
+            self.state = dataclasses.replace(self.state, notified_at=now)
+            return Transition(REMINDER, now, state.started_at)
+        return None
