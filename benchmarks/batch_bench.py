@@ -26,8 +26,8 @@ reports it on exit; PostgreSQL's server processes are not included.
 
 Run from the repository root with the project's virtualenv:
 
-    .venv/bin/python benchmarks/batch_bench.py                   # original volume, both engines
-    .venv/bin/python benchmarks/batch_bench.py --deposits 20000 --engines duckdb --json
+    .venv/bin/python -m benchmarks.batch_bench                 # original volume, both engines
+    .venv/bin/python -m benchmarks.batch_bench --deposits 20000 --engines duckdb --json
 
 PostgreSQL is reached through PGHOST, PGPORT, PGUSER and PGPASSWORD (defaults as in
 profiles.yml.example); the run creates a scratch database there and drops it at the end.
@@ -134,6 +134,9 @@ class EngineResult:
     full_refresh_seconds: float
     incremental_day_model_seconds: float
     full_refresh_model_seconds: float
+    # Every model holds the same rows after the incremental day as after the full refresh.
+    builds_agree: bool
+    disagreeing_models: list[str]
 
     @property
     def budget_seconds(self) -> float:
@@ -326,6 +329,35 @@ def write_delta_day(sample_dir: Path, delta_dir: Path, new_rows: int, changed_ro
     (delta_dir / USERS_SNAPSHOT.default_file).write_text(USERS_SNAPSHOT.header + "\n")
 
 
+def model_fingerprints(engine: str, manifest: Path, env: Mapping[str, str]) -> dict[str, tuple]:
+    """Per model the warehouse holds, its row count and an order-independent digest of its rows,
+    to tell whether two builds produced the same data."""
+    nodes = json.loads(manifest.read_text())["nodes"].values()
+    relations = {
+        node["name"]: node["relation_name"]
+        for node in nodes
+        if node["resource_type"] == "model" and node.get("relation_name")
+    }
+    if engine == "duckdb":
+        row_text = "md5(cast(t as varchar))"
+        connection = duckdb.connect(env["BITSO_DUCKDB_PATH"], read_only=True)
+    else:
+        row_text = "md5(t::text)"
+        connection = postgres_connect(env, env["PGDATABASE"])
+    try:
+        cursor = connection.cursor()
+        fingerprints = {}
+        for name, relation in sorted(relations.items()):
+            cursor.execute(
+                f"select count(*), md5(string_agg({row_text}, '' order by {row_text})) "
+                f"from {relation} as t"
+            )
+            fingerprints[name] = tuple(cursor.fetchone())
+        return fingerprints
+    finally:
+        connection.close()
+
+
 def copy_project(source: Path, destination: Path) -> None:
     """Copy what dbt reads, so edits made to `source` during the run do not mix versions."""
     config = yaml.safe_load((source / "dbt_project.yml").read_text())
@@ -401,12 +433,19 @@ def bench_engine(
         f"{engine}: dbt build (incremental day)", daily_build, env, work_dir / "incremental.log"
     )
     incremental_models = model_seconds(build_target / "run_results.json")
+    after_incremental = model_fingerprints(engine, build_target / "manifest.json", env)
     log.info("%s: full refresh of the same history", engine)
     refresh = run_child(
         f"{engine}: dbt build --full-refresh",
         [*daily_build, "--full-refresh"],
         env,
         work_dir / "refresh.log",
+    )
+    after_refresh = model_fingerprints(engine, build_target / "manifest.json", env)
+    disagreeing = sorted(
+        name
+        for name in after_incremental.keys() | after_refresh.keys()
+        if after_incremental.get(name) != after_refresh.get(name)
     )
 
     result = EngineResult(
@@ -422,7 +461,11 @@ def bench_engine(
         load_peak_rss_mib=load.peak_rss_mib,
         build_peak_rss_mib=build.peak_rss_mib,
         slowest_nodes=slowest,
+        builds_agree=not disagreeing,
+        disagreeing_models=disagreeing,
     )
+    if disagreeing:
+        log.error("%s: incremental and full builds differ in %s", engine, ", ".join(disagreeing))
     log.info(
         "%s: load %.1f s, build %.1f s, start-up %.1f s, baseline %.1f s, ratio %.2f",
         engine,
@@ -495,16 +538,20 @@ def markdown(report: dict) -> str:
         " the day before):",
         "",
         "| engine | incremental day `dbt build` (s) | full refresh `dbt build` (s) | share"
-        " | models alone: incremental / full refresh (s) | share |",
-        "|---|---:|---:|---:|---:|---:|",
+        " | models alone: incremental / full refresh (s) | share | same rows as full refresh |",
+        "|---|---:|---:|---:|---:|---:|---|",
     ]
     for engine in report["engines"]:
+        agreement = (
+            "yes" if engine["builds_agree"] else "no: " + ", ".join(engine["disagreeing_models"])
+        )
         lines.append(
             f"| {engine['engine']} | {engine['incremental_day_seconds']:.1f}"
             f" | {engine['full_refresh_seconds']:.1f} | {100 * engine['incremental_share']:.0f} %"
             f" | {engine['incremental_day_model_seconds']:.1f} /"
             f" {engine['full_refresh_model_seconds']:.1f}"
-            f" | {100 * engine['incremental_model_share']:.0f} % |"
+            f" | {100 * engine['incremental_model_share']:.0f} %"
+            f" | {agreement} |"
         )
     lines += [
         "",
