@@ -11,7 +11,7 @@ import os
 
 import click
 
-from ingest.cli import batch, spreads, tooling
+from ingest.cli import alerts, batch, spreads, tooling
 from ingest.settings import Settings, SettingsError
 
 # Libraries that log routine detail at INFO on every call (the S3 client names where it found
@@ -48,5 +48,5 @@ def cli(ctx: click.Context, verbose: bool) -> None:
         raise click.UsageError(str(error)) from error
 
 
-for command in (*batch.COMMANDS, *spreads.COMMANDS, *tooling.COMMANDS):
+for command in (*batch.COMMANDS, *spreads.COMMANDS, *alerts.COMMANDS, *tooling.COMMANDS):
     cli.add_command(command)
