@@ -10,11 +10,20 @@ import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from prometheus_client import CollectorRegistry, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 log = logging.getLogger(__name__)
+
+# A `_created` series per histogram says when the process started, which `up` and restarts
+# already tell; the exported names stay the documented ones.
+disable_created_metrics()
 
 PREFIX = "bitso_monitor"
 LATENESS_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
@@ -24,6 +33,11 @@ def gap_kind(reason: str) -> str:
     """A gap reason without its details (`stale quote`, `WebSocket down`, ...): a label with
     few values."""
     return reason.split(" (")[0].split(":")[0][:60]
+
+
+# Gaps that describe the market, not the feed: the source answered and the book itself has no
+# usable top, so the monitor is not blind.
+MARKET_GAPS = ("empty book", "crossed book")
 
 
 class RunState:
@@ -47,6 +61,9 @@ class RunState:
         self.records: dict[str, int] = dict.fromkeys(books, 0)
         self.gap_seconds: dict[tuple[str, str], int] = {}
         self.alerts: dict[tuple[str, str, str], int] = {}
+        # When each book last had a record the monitor can vouch for: a quote, or a market gap.
+        self.started_at = clock.time()
+        self.usable_at: dict[str, float] = {}
         # Set by the run once its parts exist.
         self.supervisor = None
         self.source = None
@@ -62,6 +79,8 @@ class RunState:
             for record in records:
                 self.last_records[record.book] = record
                 self.records[record.book] = self.records.get(record.book, 0) + 1
+                if not record.is_gap or gap_kind(record.gap_reason or "") in MARKET_GAPS:
+                    self.usable_at[record.book] = self.last_second_at
                 if record.is_gap:
                     key = (record.book, gap_kind(record.gap_reason or "unknown"))
                     self.gap_seconds[key] = self.gap_seconds.get(key, 0) + 1
@@ -72,8 +91,9 @@ class RunState:
             self.alerts[key] = self.alerts.get(key, 0) + 1
 
     def health(self) -> tuple[bool, dict]:
-        """(healthy, the JSON answer): every part alive, and every book's last record fresh or
-        a gap with a known cause, younger than `stale_after`."""
+        """(healthy, the JSON answer): every part alive, and every book's last record fresh, a
+        market gap (empty or crossed book), or a gap with a known cause (a failed request, the
+        WebSocket down, a resync) that began less than `stale_after` ago."""
         now = self.clock.time()
         reasons = []
         supervisor = self.supervisor
@@ -83,6 +103,7 @@ class RunState:
             reasons.append("the source's thread has ended")
         with self._lock:
             last_at, last = self.last_second_at, dict(self.last_records)
+            usable_at = dict(self.usable_at)
         if last_at is None or now - last_at > self.stale_after:
             reasons.append(f"sampler: no second written within the last {self.stale_after:g} s")
         books = {}
@@ -98,6 +119,12 @@ class RunState:
                 reasons.append(f"{book}: {record.gap_reason}")
             else:
                 books[book] = f"gap: {record.gap_reason}"
+                blind_for = now - usable_at.get(book, self.started_at)
+                if blind_for > self.stale_after:
+                    reasons.append(
+                        f"{book}: no usable quote for {blind_for:.0f} s (limit "
+                        f"{self.stale_after:g} s): {record.gap_reason}"
+                    )
         body = {"status": "ok" if not reasons else "unhealthy", "reasons": reasons, "books": books}
         if supervisor is not None:
             body["restarts"] = dict(supervisor.restarts)
@@ -161,17 +188,8 @@ class _Collector:
                 restarts.add_metric([part], count)
             yield restarts
         yield from self._source(state)
-        notifier = state.notifier
-        if notifier is not None:
-            for name, value, help_text in (
-                ("webhook_deliveries", notifier.delivered, "Alerts delivered to webhooks."),
-                ("webhook_failures", notifier.failed, "Alerts not delivered after retries."),
-                ("webhook_dropped", notifier.dropped, "Alerts dropped (queue full, 410 Gone)."),
-            ):
-                yield CounterMetricFamily(f"{PREFIX}_{name}", help_text, value=value)
-            yield GaugeMetricFamily(
-                f"{PREFIX}_webhook_queue_depth", "Alerts waiting.", value=notifier.queue_depth()
-            )
+        if state.notifier is not None:
+            yield from self._webhooks(state.notifier)
         lake = state.lake
         if lake is not None:
             yield CounterMetricFamily(
@@ -196,6 +214,33 @@ class _Collector:
                 "Most REST requests allowed in any 60 seconds.",
                 value=budget.per_minute,
             )
+
+    @staticmethod
+    def _webhooks(notifier) -> Iterator[Metric]:
+        # A webhook URL is a credential: its series are told apart by position and host only.
+        labels = ["webhook", "host"]
+        families = {
+            "delivered": CounterMetricFamily(
+                f"{PREFIX}_webhook_deliveries", "Alerts delivered.", labels=labels
+            ),
+            "failed": CounterMetricFamily(
+                f"{PREFIX}_webhook_failures",
+                "Alerts not delivered (after retries, or a redirect refused).",
+                labels=labels,
+            ),
+            "dropped": CounterMetricFamily(
+                f"{PREFIX}_webhook_dropped",
+                "Alerts dropped untried (queue full, or disabled by 410 Gone).",
+                labels=labels,
+            ),
+            "queued": GaugeMetricFamily(
+                f"{PREFIX}_webhook_queue_depth", "Alerts waiting to be posted.", labels=labels
+            ),
+        }
+        for counts in notifier.counts():
+            for field, family in families.items():
+                family.add_metric([str(counts.index), counts.host], getattr(counts, field))
+        yield from families.values()
 
     @staticmethod
     def _source(state: RunState) -> Iterator[Metric]:
@@ -230,6 +275,21 @@ class _Collector:
             )
             down.add_metric([name], source.disconnected_seconds())
             yield down
+            resyncs = CounterMetricFamily(
+                f"{PREFIX}_source_resyncs",
+                "Order-book snapshots fetched again after a diff-orders sequence gap.",
+                labels=[*labels, "book"],
+            )
+            silent = CounterMetricFamily(
+                f"{PREFIX}_source_silent_book_reconnects",
+                "Connections replaced because one book's frames stopped while the ticker moved.",
+                labels=[*labels, "book"],
+            )
+            for book in state.books:
+                resyncs.add_metric([name, book], source.resyncs[book])
+                silent.add_metric([name, book], source.silent_books[book])
+            yield resyncs
+            yield silent
         requests = CounterMetricFamily(
             f"{PREFIX}_source_requests", "REST requests sent by the source.", labels=labels
         )

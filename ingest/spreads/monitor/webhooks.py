@@ -4,6 +4,7 @@ backoff by urllib3, and URLs (secrets, e.g. Slack's) never logged beyond scheme 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import queue
 import threading
@@ -80,6 +81,19 @@ class _LoggedRetry(Retry):
         return super().increment(method, url, response, error, _pool, _stacktrace)
 
 
+@dataclasses.dataclass
+class WebhookCounts:
+    """What happened to the alerts of one webhook, the `index`-th URL given (from 1)."""
+
+    index: int
+    host: str
+    delivered: int = 0
+    failed: int = 0
+    # Alerts not even tried: the queue was full, or the webhook answered 410 Gone.
+    dropped: int = 0
+    queued: int = 0
+
+
 class WebhookNotifier:
     """Posts each alert to every webhook URL as JSON. `notify` only enqueues, so a slow or dead
     endpoint never holds up the observations."""
@@ -94,10 +108,10 @@ class WebhookNotifier:
         retry_after_max: float = MAX_RETRY_AFTER_SECONDS,
     ) -> None:
         self.urls = tuple(urls)
-        self.delivered = 0
-        self.failed = 0
-        # Alerts not even tried: the queue was full, or the webhook answered 410 Gone.
-        self.dropped = 0
+        self._counts = {
+            url: WebhookCounts(index, urlsplit(url).hostname or "?")
+            for index, url in enumerate(self.urls, start=1)
+        }
         self.disabled: set[str] = set()
         self._counter_lock = threading.Lock()
         # Told of an unexpected exception in a delivery (the run's supervisor).
@@ -139,13 +153,39 @@ class WebhookNotifier:
             except queue.Full:
                 self._drop(url, body, f"queue full ({jobs.maxsize} alerts waiting)")
 
+    def counts(self) -> list[WebhookCounts]:
+        """Each webhook's figures so far, its queue depth included, in the order given."""
+        queued = {url: jobs.qsize() for url, jobs, _thread in self._workers}
+        with self._counter_lock:
+            return [
+                dataclasses.replace(counts, queued=queued[url])
+                for url, counts in self._counts.items()
+            ]
+
+    @property
+    def delivered(self) -> int:
+        return sum(counts.delivered for counts in self.counts())
+
+    @property
+    def failed(self) -> int:
+        return sum(counts.failed for counts in self.counts())
+
+    @property
+    def dropped(self) -> int:
+        return sum(counts.dropped for counts in self.counts())
+
     def queue_depth(self) -> int:
-        return sum(jobs.qsize() for _url, jobs, _thread in self._workers)
+        return sum(counts.queued for counts in self.counts())
+
+    def _count(self, url: str, outcome: str) -> None:
+        with self._counter_lock:
+            counts = self._counts[url]
+            setattr(counts, outcome, getattr(counts, outcome) + 1)
 
     def _drop(self, url: str, body: dict[str, str], why: str) -> None:
         with self._counter_lock:
-            self.dropped += 1
-            first = self.dropped == 1
+            self._counts[url].dropped += 1
+            first = sum(counts.dropped for counts in self._counts.values()) == 1
         if first:
             log.error(
                 "webhook %s: %s, alert dropped: %s (further drops are counted and logged at "
@@ -186,8 +226,7 @@ class WebhookNotifier:
                     self._deliver(url, session, body, timeout)
                 except Exception as error:
                     # The notifier's boundary: this alert is lost, the next one is delivered.
-                    with self._counter_lock:
-                        self.failed += 1
+                    self._count(url, "failed")
                     log.error(
                         "webhook %s: alert not delivered: %s", redact_url(url), body.get("text")
                     )
@@ -219,8 +258,7 @@ class WebhookNotifier:
         else:
             status = response.status_code
             if response.ok and status not in (*REDIRECTS_REFUSED, *REDIRECTS_FOLLOWED):
-                with self._counter_lock:
-                    self.delivered += 1
+                self._count(url, "delivered")
                 return
             if status == GONE:
                 self.disabled.add(url)
@@ -236,6 +274,5 @@ class WebhookNotifier:
                 outcome = f"HTTP {status} redirect to {target} is not a delivery"
             else:
                 outcome = f"failed after retries: HTTP {status}"
-        with self._counter_lock:
-            self.failed += 1
+        self._count(url, "failed")
         log.error("webhook %s: %s; alert not delivered: %s", redact_url(url), outcome, body["text"])

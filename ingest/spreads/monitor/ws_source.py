@@ -22,6 +22,7 @@ import json
 import logging
 import random
 import threading
+from collections import Counter
 from collections.abc import Callable, Coroutine, Iterator
 from decimal import Decimal
 from typing import TypeVar
@@ -81,8 +82,9 @@ class _Session:
         self.failure: PartFailure | None = None
         # When each book last sent a frame (or was confirmed current by the ticker).
         self.heard: dict[str, float] = {}
-        # Set by the silent-book check: why the connection is no longer trusted.
-        self.lost_book: str | None = None
+        # Set by the silent-book check: the book whose frames stopped, and why the connection
+        # is no longer trusted.
+        self.lost_book: tuple[str, str] | None = None
 
     def start(self, key: str, part: str, coroutine: Coroutine[object, object, None]) -> None:
         task = asyncio.create_task(coroutine)
@@ -130,6 +132,10 @@ class WsSource:
         self.rest_fallback = rest_fallback
         self.book_timeout = book_timeout
         self.book_checks = 0
+        # Per book: connections replaced because its frames stopped, and snapshots fetched
+        # again after a diff-orders sequence gap.
+        self.silent_books: Counter[str] = Counter()
+        self.resyncs: Counter[str] = Counter()
         self.first_retry = first_retry
         self.max_retry = max_retry
         self.connections = 0
@@ -284,7 +290,9 @@ class WsSource:
             if session.failure is not None:
                 raise session.failure
             if session.lost_book is not None:
-                raise ConnectionSilent(session.lost_book)
+                book, why = session.lost_book
+                self.silent_books[book] += 1
+                raise ConnectionSilent(why)
             now = self.clock.time()
             if message is not None:
                 last_frame = now
@@ -332,8 +340,11 @@ class WsSource:
             bid, ask = parse_price(row.get("bid")), parse_price(row.get("ask"))
             if (bid, ask) != (quote.bid, quote.ask):
                 session.lost_book = (
-                    f"{book} sent no frame for {now - quote.observed_at:.0f} s while the "
-                    f"ticker moved (ticker {bid}/{ask}, stream {quote.bid}/{quote.ask})"
+                    book,
+                    (
+                        f"{book} sent no frame for {now - quote.observed_at:.0f} s while the "
+                        f"ticker moved (ticker {bid}/{ask}, stream {quote.bid}/{quote.ask})"
+                    ),
                 )
                 return
 
@@ -491,6 +502,7 @@ class WsSource:
 
     def _out_of_sync(self, session: _Session, book: str, reason: str) -> None:
         log.warning("%s: %s; fetching a new snapshot", book, reason)
+        self.resyncs[book] += 1
         self.board.report_problem(book, f"resyncing the order book: {reason}")
         self._start_sync(session, book)
 

@@ -95,7 +95,7 @@ def test_metrics_and_health_follow_the_run_and_a_stale_book_turns_health_503(tmp
             'bitso_monitor_alerts_total{book="btc_mxn",state="triggered",threshold="0.1"} 1.0',
             'bitso_monitor_source_errors_total{kind="transport",source="rest"} 2.0',
             'bitso_monitor_source_errors_total{kind="bad-row",source="rest"} 3.0',
-            "bitso_monitor_webhook_queue_depth 0.0",
+            "# TYPE bitso_monitor_webhook_queue_depth gauge",
             "bitso_monitor_sampler_lateness_seconds_bucket",
         ):
             assert line in metrics, line

@@ -172,6 +172,10 @@ def test_410_gone_disables_the_webhook_with_a_clear_line(routed, caplog):
     assert [path for _, path, _ in routed.requests].count("/gone") == 1
     assert [path for _, path, _ in routed.requests].count("/in") == 3
     assert notifier.disabled == {f"{routed.base}/gone"} and notifier.dropped == 2
+    # Each webhook's own figures, by position and host (never the URL's secret path).
+    assert [
+        (c.index, c.host, c.delivered, c.failed, c.dropped, c.queued) for c in notifier.counts()
+    ] == [(1, "127.0.0.1", 0, 1, 2, 0), (2, "127.0.0.1", 3, 0, 0, 0)]
     logged = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
     assert any("HTTP 410 Gone: disabled for the rest of the run" in line for line in logged)
     assert any("2 alerts dropped during the run" in line for line in logged)
