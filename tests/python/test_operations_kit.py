@@ -1,0 +1,443 @@
+"""The operations kit in deploy/: Prometheus' configuration and alerting rules pass promtool and
+their unit tests, and every query of the rules and of the Grafana dashboard names a series that
+a live monitor exports (with either source). A real Prometheus loads the rules and scrapes two
+live monitors.
+
+promtool and prometheus come from Debian's `prometheus` package; without them these tests skip
+with the reason, except under CI=true, where they fail."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+import requests
+import yaml
+from prometheus_client.parser import text_string_to_metric_families
+
+from bitso_sandbox.local_bitso.catalog import default_listings
+from bitso_sandbox.local_bitso.exchange import SimulatedExchange
+from bitso_sandbox.local_bitso.http_api import LocalBitso
+from tests.python.conftest import BIN_DIR, REPO_ROOT
+
+PROMETHEUS_DIR = REPO_ROOT / "deploy" / "prometheus"
+CONFIG_FILE = PROMETHEUS_DIR / "prometheus.yml"
+RULES_FILE = PROMETHEUS_DIR / "alerts.yml"
+RULE_TESTS_FILE = PROMETHEUS_DIR / "alerts_test.yml"
+DASHBOARD_FILE = REPO_ROOT / "deploy" / "grafana" / "dashboards" / "spread_monitor.json"
+COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
+SOURCES = ("rest", "ws")
+BOOKS = "btc_mxn,usd_mxn"
+# Series that Prometheus itself writes: `up` for every scrape target, ALERTS for the rules.
+PROMETHEUS_OWN_SERIES = {"up", "ALERTS"}
+# Grafana's own variables in the dashboard's queries, and what stands for them here.
+GRAFANA_VARIABLES = {
+    "$__rate_interval": "1m",
+    "$__interval": "15s",
+    "$__range": "5m",
+    "$instance": ".*",
+    "$book": ".*",
+}
+
+
+def require_binary(name: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        reason = f"`{name}` is not installed (Debian package `prometheus`)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{reason}; under CI=true it must be")
+        pytest.skip(reason)
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for(condition, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while not (value := condition()):
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(0.2)
+    return value
+
+
+# --- PromQL: the metric names an expression selects ---------------------------------------
+
+PROMQL_KEYWORDS = {
+    "by", "without", "on", "ignoring", "group_left", "group_right", "bool",
+    "and", "or", "unless", "offset", "inf", "nan",
+}  # fmt: skip
+STRING = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|`[^`]*`')
+NAME_MATCHER = re.compile(r"__name__\s*(=~|!=|!~|=)\s*(\"(?:[^\"\\]|\\.)*\"|'(?:[^'\\]|\\.)*')")
+GROUPING = re.compile(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)")
+IDENTIFIER = re.compile(r"(?<![\w.:])[A-Za-z_:][A-Za-z0-9_:]*")
+
+
+def metric_names(expression: str) -> set[str]:
+    """Every metric name `expression` selects, as Prometheus stores it (`..._total`,
+    `..._bucket`): names before or without `{...}`, and `{__name__="..."}` matchers. An
+    identifier followed by `(` is a function or an aggregation; those in `{...}`, in `[...]`
+    and in by/without/on/ignoring/group_* lists are labels or durations."""
+    names = set()
+    for operator, quoted in NAME_MATCHER.findall(expression):
+        assert operator == "=", f"a metric name matched with {operator} cannot be checked"
+        names.add(quoted[1:-1])
+    text = STRING.sub('""', expression)
+    text = re.sub(r"\{[^}]*\}", " ", text)
+    text = re.sub(r"\[[^\]]*\]", " ", text)
+    text = GROUPING.sub(" ", text)
+    for match in IDENTIFIER.finditer(text):
+        name = match.group()
+        if name in PROMQL_KEYWORDS or text[match.end() :].lstrip().startswith("("):
+            continue
+        names.add(name)
+    return names
+
+
+@pytest.mark.parametrize(
+    ("expression", "names"),
+    [
+        ('up{job="a"} == 0 or absent(up{job="a"})', {"up"}),
+        (
+            'sum by (book, reason) (rate(x_total{reason="stale quote", book=~"$book"}[5m])) * 60',
+            {"x_total"},
+        ),
+        (
+            "histogram_quantile(0.99, sum by (le) (rate(lat_seconds_bucket[$__rate_interval])))",
+            {"lat_seconds_bucket"},
+        ),
+        ("a / on (job, instance) group_left (book) b offset 5m > 1e3", {"a", "b"}),
+        ('{__name__="c_total", kind="by"} unless ignoring (kind) d', {"c_total", "d"}),
+        ('count(ALERTS{alertname=~"X.*"}) or vector(0)', {"ALERTS"}),
+        (
+            'max_over_time(g[10m:1m]) @ start() and label_replace(h, "a", "$1", "b", "(.*)")',
+            {"g", "h"},
+        ),
+    ],
+)
+def test_metric_names_are_read_from_promql_without_functions_labels_or_durations(expression, names):
+    assert metric_names(expression) == names
+
+
+def rule_expressions() -> dict[str, str]:
+    groups = yaml.safe_load(RULES_FILE.read_text())["groups"]
+    return {
+        rule.get("alert") or rule["record"]: rule["expr"]
+        for group in groups
+        for rule in group["rules"]
+    }
+
+
+def dashboard_expressions() -> dict[str, str]:
+    """Every query of the dashboard (panels and template variables), keyed by where it is."""
+    dashboard = json.loads(DASHBOARD_FILE.read_text())
+    expressions = {}
+    for panel in dashboard["panels"]:
+        for target in panel.get("targets", []):
+            expressions[f"panel {panel['title']!r} {target['refId']}"] = target["expr"]
+    for variable in dashboard["templating"]["list"]:
+        query = variable["query"]
+        query = query["query"] if isinstance(query, dict) else query
+        # Grafana's label_values(series, label) reads the label's values of that series.
+        series = re.fullmatch(r"label_values\((.+),\s*\w+\)", query.strip())
+        assert series, f"variable {variable['name']}: {query!r} is not label_values(series, label)"
+        expressions[f"variable {variable['name']}"] = series.group(1)
+    return expressions
+
+
+def with_grafana_variables(expression: str) -> str:
+    for variable, value in sorted(GRAFANA_VARIABLES.items(), key=lambda item: -len(item[0])):
+        expression = expression.replace(variable, value)
+    assert "$" not in expression, f"unknown Grafana variable in {expression!r}"
+    return expression
+
+
+# --- promtool -----------------------------------------------------------------------------
+
+
+def test_prometheus_config_and_rules_pass_promtool_checks():
+    promtool = require_binary("promtool")
+    for command in (["check", "config", str(CONFIG_FILE)], ["check", "rules", str(RULES_FILE)]):
+        result = subprocess.run([promtool, *command], capture_output=True, text=True)
+        assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_alerting_rules_pass_their_promtool_unit_tests():
+    promtool = require_binary("promtool")
+    result = subprocess.run(
+        [promtool, "test", "rules", RULE_TESTS_FILE.name],
+        cwd=PROMETHEUS_DIR,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SUCCESS" in result.stdout
+
+
+def test_every_alert_has_a_firing_and_a_quiet_unit_test():
+    firing, quiet = set(), set()
+    for case in yaml.safe_load(RULE_TESTS_FILE.read_text())["tests"]:
+        for check in case.get("alert_rule_test", []):
+            (firing if check.get("exp_alerts") else quiet).add(check["alertname"])
+    alerts = set(rule_expressions())
+
+    assert alerts - firing == set(), "alerts without a firing case"
+    assert alerts - quiet == set(), "alerts without a case where they stay quiet"
+
+
+def test_every_alert_waits_has_a_severity_and_says_what_happened():
+    for group in yaml.safe_load(RULES_FILE.read_text())["groups"]:
+        for rule in group["rules"]:
+            assert "for" in rule, rule["alert"]
+            assert rule["labels"]["severity"] in {"critical", "warning"}, rule["alert"]
+            assert rule["annotations"]["summary"] and rule["annotations"]["description"]
+
+
+# --- live monitors ------------------------------------------------------------------------
+
+
+class _WebhookReceiver(BaseHTTPRequestHandler):
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def webhook_url() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _WebhookReceiver)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/hook"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
+def monitors(tmp_path_factory, webhook_url) -> Iterator[dict[str, str]]:
+    """One `ingest spreads --metrics-port` per source, each against a local Bitso of its own:
+    {source: base URL of its /metrics and /healthz}."""
+    servers, processes, urls = [], [], {}
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("BITSO_")}
+    try:
+        for source in SOURCES:
+            server = LocalBitso(SimulatedExchange(default_listings(), None, activity=2.0))
+            server.start()
+            servers.append(server)
+            port = free_port()
+            folder = tmp_path_factory.mktemp(f"monitor-{source}")
+            log = (folder / "monitor.log").open("w")
+            # --duration: the monitor ends by itself even if this test run is killed.
+            command = [
+                str(BIN_DIR / "ingest"), "spreads", "--source", source, "--books", BOOKS,
+                "--api-url", server.url, "--ws-url", server.ws_url,
+                "--lake", str(folder / "lake"), "--webhook", webhook_url,
+                "--metrics-port", str(port), "--duration", "600",
+            ]  # fmt: skip
+            process = subprocess.Popen(
+                command, cwd=REPO_ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT
+            )
+            processes.append(process)
+            urls[source] = f"http://127.0.0.1:{port}"
+
+        def healthy(url: str) -> bool:
+            try:
+                return requests.get(f"{url}/healthz", timeout=2).status_code == 200
+            except requests.ConnectionError:
+                return False
+
+        for source, url in urls.items():
+            wait_for(lambda url=url: healthy(url), 30, f"the {source} monitor's /healthz")
+        yield urls
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        for server in servers:
+            server.stop()
+
+
+def exported_series(metrics_text: str) -> set[str]:
+    """The names Prometheus stores for a /metrics page: each sample's name, and for a family
+    declared without samples yet the names its type gives (a counter's `_total`, ...)."""
+    suffixes = {
+        "counter": ("_total", "_created"),
+        "gauge": ("",),
+        "histogram": ("_bucket", "_sum", "_count", "_created"),
+        "summary": ("", "_sum", "_count", "_created"),
+    }
+    names = set()
+    for family in text_string_to_metric_families(metrics_text):
+        names.update(sample.name for sample in family.samples)
+        names.update(family.name + suffix for suffix in suffixes.get(family.type, ("",)))
+    return names
+
+
+@pytest.fixture(scope="module")
+def exported(monitors) -> set[str]:
+    names = set()
+    for url in monitors.values():
+        names |= exported_series(requests.get(f"{url}/metrics", timeout=5).text)
+    return names
+
+
+def test_every_rule_and_dashboard_query_names_a_series_a_live_monitor_exports(exported):
+    assert any(name.startswith("bitso_monitor_") for name in exported)
+    queries = {**{f"rule {n}": e for n, e in rule_expressions().items()}, **dashboard_expressions()}
+    unknown = {
+        where: sorted(names - exported - PROMETHEUS_OWN_SERIES)
+        for where, expression in queries.items()
+        if (names := metric_names(expression)) - exported - PROMETHEUS_OWN_SERIES
+    }
+    assert unknown == {}
+    assert all(metric_names(expression) for expression in queries.values())
+
+
+def test_the_dashboard_covers_spreads_quote_age_gaps_alerts_sources_and_the_budget():
+    used = set().union(*map(metric_names, dashboard_expressions().values()))
+    for name in (
+        "bitso_monitor_spread_percent",
+        "bitso_monitor_quote_age_seconds",
+        "bitso_monitor_gap_seconds_total",
+        "bitso_monitor_alerts_total",
+        "ALERTS",
+        "up",
+        "bitso_monitor_source_errors_total",
+        "bitso_monitor_rest_requests_last_minute",
+        "bitso_monitor_rest_request_budget",
+    ):
+        assert name in used, name
+
+
+def test_the_compose_healthcheck_passes_on_a_live_monitor(monitors):
+    test = yaml.safe_load(COMPOSE_FILE.read_text())["services"]["monitor"]["healthcheck"]["test"]
+    assert test[:3] == ["CMD", "python", "-c"]
+    for url in monitors.values():
+        port = url.rsplit(":", 1)[1]
+        result = subprocess.run(
+            [sys.executable, "-c", test[3]],
+            env={"BITSO_METRICS_PORT": port},
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert result.returncode == 0, result.stderr
+
+
+# --- a real Prometheus --------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def prometheus(monitors, tmp_path_factory) -> Iterator[str]:
+    """/usr/bin/prometheus on a free loopback port with deploy/'s configuration and rules,
+    scraping both monitors every second instead of the compose service."""
+    binary = require_binary("prometheus")
+    folder = tmp_path_factory.mktemp("prometheus")
+    config = yaml.safe_load(CONFIG_FILE.read_text())
+    config["global"].update(scrape_interval="1s", evaluation_interval="1s")
+    config["rule_files"] = [str(PROMETHEUS_DIR / name) for name in config["rule_files"]]
+    (job,) = config["scrape_configs"]
+    job["scrape_interval"] = "1s"
+    job["static_configs"] = [
+        {"targets": [url.removeprefix("http://") for url in monitors.values()]}
+    ]
+    (folder / "prometheus.yml").write_text(yaml.safe_dump(config))
+    port = free_port()
+    log = (folder / "prometheus.log").open("w")
+    process = subprocess.Popen(
+        [
+            binary,
+            f"--config.file={folder / 'prometheus.yml'}",
+            f"--storage.tsdb.path={folder / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+
+    def ready() -> bool:
+        if process.poll() is not None:
+            pytest.fail(f"prometheus exited with {process.returncode}; see {log.name}")
+        try:
+            return requests.get(f"{url}/-/ready", timeout=2).status_code == 200
+        except requests.ConnectionError:
+            return False
+
+    try:
+        wait_for(ready, 60, "Prometheus to be ready")
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        log.close()
+
+
+def api(prometheus: str, path: str, **params: str) -> object:
+    reply = requests.get(f"{prometheus}/api/v1/{path}", params=params, timeout=10)
+    body = reply.json()
+    assert reply.status_code == 200 and body["status"] == "success", (path, params, body)
+    return body["data"]
+
+
+def test_a_real_prometheus_scrapes_both_monitors_and_evaluates_every_rule_healthy(prometheus):
+    def both_up():
+        result = api(prometheus, "query", query='up{job="bitso-spread-monitor"} == 1')
+        return len(result["result"]) == len(SOURCES)
+
+    wait_for(both_up, 30, "both monitors scraped")
+
+    def evaluated_rules():
+        rules = [rule for group in api(prometheus, "rules")["groups"] for rule in group["rules"]]
+        return all(rule["health"] != "unknown" for rule in rules) and rules
+
+    rules = wait_for(evaluated_rules, 30, "every rule evaluated")
+    assert {rule["name"]: rule["health"] for rule in rules} == dict.fromkeys(
+        rule_expressions(), "ok"
+    )
+    # Scraped and recording: the rules for a monitor that is down or silent stay inactive.
+    wait_for(
+        lambda: api(prometheus, "query", query="rate(bitso_monitor_records_total[1m]) > 0")[
+            "result"
+        ],
+        30,
+        "records counted by Prometheus",
+    )
+    active = {alert["labels"]["alertname"] for alert in api(prometheus, "alerts")["alerts"]}
+    assert not active & {"SpreadMonitorDown", "SpreadMonitorNotRecording"}
+
+
+def test_every_dashboard_query_runs_on_a_real_prometheus_that_scrapes_the_monitors(prometheus):
+    wait_for(
+        lambda: api(prometheus, "query", query="bitso_monitor_spread_percent")["result"],
+        30,
+        "a scraped spread",
+    )
+    answered = {}
+    for where, expression in dashboard_expressions().items():
+        answered[where] = api(prometheus, "query", query=with_grafana_variables(expression))
+    # The spreads, per book and monitor, reach the dashboard as they are.
+    spreads = answered["panel 'Spread per book' A"]["result"]
+    assert {series["metric"]["book"] for series in spreads} == set(BOOKS.split(","))
