@@ -86,7 +86,10 @@ class AlertRules:
     rules: tuple[AlertRule, ...]
 
     def receiver(self, name: str) -> Receiver:
-        return next(receiver for receiver in self.receivers if receiver.name == name)
+        for receiver in self.receivers:
+            if receiver.name == name:
+                return receiver
+        raise KeyError(f"no receiver {name!r} in the alert rules")
 
     def rules_for(self, book: str) -> tuple[AlertRule, ...]:
         """The rules that apply to `book`, highest threshold first."""

@@ -250,6 +250,7 @@ class SilenceBook:
                 return
             try:
                 self.silences = parse_silences(self.path.read_text(encoding="utf-8"), self.path)
+                log.info("silences: %d read from %s", len(self.silences), self.path)
             except (SilencesError, OSError) as error:
                 log.error(
                     "%s; alerts are silenced by the %d silences read before until it is fixed",
