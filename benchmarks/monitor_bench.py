@@ -66,7 +66,7 @@ def main() -> None:
                 window_seconds=args.window,
                 fmt=args.format,
                 duration=args.seconds,
-                stale_after=max(5.0, 3 * budget.spacing),
+                quote_max_age=max(5.0, 3 * budget.spacing),
             )
             source = RestSource(client, board, budget, clock)
             cpu, wall = time.process_time(), time.monotonic()

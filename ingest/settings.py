@@ -73,6 +73,8 @@ class Settings:
     # The monitor's /metrics and /healthz: off unless a port is given (0 picks a free one).
     metrics_port: str | None = None
     metrics_host: str = "127.0.0.1"
+    # The monitor's stale-feed alerts: seconds without a usable quote before a book is stale.
+    stale_after: int = 30
     # The dbt project: its models for `ingest daily`, its thresholds seed for the monitor.
     project_dir: Path = Path(".")
     profiles_dir: Path | None = None
@@ -107,6 +109,13 @@ class Settings:
         ):
             if env.get(variable):
                 values[field] = convert(env[variable])
+        if env.get("BITSO_STALE_AFTER"):
+            value = env["BITSO_STALE_AFTER"]
+            if not value.isdigit():
+                raise SettingsError(
+                    f"BITSO_STALE_AFTER must be a whole number of seconds, not {value!r}"
+                )
+            values["stale_after"] = int(value)
         if env.get("BITSO_WEBHOOKS"):
             values["webhooks"] = tuple(env["BITSO_WEBHOOKS"].split())
         return cls(**values).validated()
@@ -131,6 +140,10 @@ class Settings:
         ):
             raise SettingsError(
                 f"BITSO_METRICS_PORT must be a port number (0 to 65535), not {self.metrics_port!r}"
+            )
+        if self.stale_after < 1:
+            raise SettingsError(
+                f"BITSO_STALE_AFTER must be at least 1 second, not {self.stale_after!r}"
             )
         return self
 

@@ -228,6 +228,13 @@ def _utc_timestamp(_ctx, _param, value: str | None) -> datetime | None:
     help="Address /metrics and /healthz bind to.  [env: BITSO_METRICS_HOST; default: 127.0.0.1]",
 )
 @click.option(
+    "--stale-after",
+    type=click.IntRange(1),
+    metavar="SECONDS",
+    help="A book without a usable quote this long gets a `stale` alert (and `fresh` when quotes "
+    "return); /healthz judges freshness by it too.  [env: BITSO_STALE_AFTER; default: 30]",
+)
+@click.option(
     "--max-restarts",
     type=click.IntRange(0),
     default=5,
@@ -272,6 +279,7 @@ def spreads_command(
     duration: int | None,
     metrics_port: str | None,
     metrics_host: str | None,
+    stale_after: int | None,
     max_restarts: int,
     restart_window: float,
     project_dir: Path | None,
@@ -291,6 +299,7 @@ def spreads_command(
             project_dir=project_dir,
             metrics_port=metrics_port,
             metrics_host=metrics_host,
+            stale_after=stale_after,
         )
     except SettingsError as error:
         raise click.BadParameter(str(error), param_hint="--metrics-port") from error

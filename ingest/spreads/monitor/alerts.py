@@ -1,5 +1,6 @@
 """Spread alerts: one `triggered` when a book goes above a threshold, one `resolved` when it
-comes back to or below it; and the sinks that receive them."""
+comes back to or below it; the alert events (stale-feed ones included, see monitor.feed_alerts)
+and the sinks that receive them."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from pathlib import Path
 
 from ingest.contracts import ALERT_LOG_FIELDS
 from ingest.io.lake_storage import LocalLake, open_lake
+from ingest.spreads.monitor.alert_state import OpenEpisode
 from ingest.spreads.monitor.quotes import Quote, format_decimal
 from ingest.spreads.monitor.records import SpreadRecord, utc_iso
 
@@ -25,6 +27,9 @@ DEFAULT_THRESHOLDS = (Decimal("1.0"), Decimal("0.5"), Decimal("0.1"))
 THRESHOLDS_SEED = Path("seeds") / "spread_thresholds.csv"
 TRIGGERED = "triggered"
 RESOLVED = "resolved"
+# Stale-feed alerts: a book without a usable quote for --stale-after seconds, and its return.
+STALE = "stale"
+FRESH = "fresh"
 
 
 class ThresholdsError(ValueError):
@@ -50,45 +55,77 @@ def project_thresholds(project_dir: Path) -> tuple[Decimal, ...]:
 
 @dataclasses.dataclass(frozen=True)
 class AlertEvent:
+    """One alert. Stale-feed alerts have no threshold, and a `stale` one no prices: those fields
+    are empty strings in the alert log."""
+
     book: str
-    threshold: Decimal
+    threshold: Decimal | None
     state: str
-    spread: Decimal
-    bid: Decimal
-    ask: Decimal
+    spread: Decimal | None
+    bid: Decimal | None
+    ask: Decimal | None
     orderbook_timestamp: str
+    # Stale-feed alerts: seconds without a usable quote, and (`stale`) the last gap's reason.
+    quiet_seconds: int | None = None
+    reason: str | None = None
 
     @property
     def text(self) -> str:
-        spread, threshold = format_decimal(self.spread), str(self.threshold)
+        at = f"at {self.orderbook_timestamp}"
+        if self.state == STALE:
+            return (
+                f"{self.book} has had no usable quote for {self.quiet_seconds} s "
+                f"(last: {self.reason}) {at}"
+            )
+        prices = f"(bid {self.bid}, ask {self.ask})"
+        spread = format_decimal(self.spread) if self.spread is not None else ""
+        if self.state == FRESH:
+            return (
+                f"{self.book} has usable quotes again after {self.quiet_seconds} s without one, "
+                f"spread {spread} % {prices} {at}"
+            )
         if self.state == TRIGGERED:
-            situation = f"spread {spread} % is above {threshold} %"
+            situation = f"spread {spread} % is above {self.threshold} %"
         else:
-            situation = f"spread {spread} % is back at or below {threshold} %"
-        return (
-            f"{self.book} {situation} (bid {self.bid}, ask {self.ask}) "
-            f"at {self.orderbook_timestamp}"
-        )
+            situation = f"spread {spread} % is back at or below {self.threshold} %"
+        return f"{self.book} {situation} {prices} {at}"
 
     def as_json(self) -> dict[str, str]:
         """The body posted to webhooks and written to the alerts file: the alert-log fields in
-        their order, decimals as strings."""
+        their order, decimals as strings, absent values as empty strings."""
         return {field: self._json_value(field) for field in ALERT_LOG_FIELDS}
 
     def _json_value(self, field: str) -> str:
         value = getattr(self, field)
+        if value is None:
+            return ""
         return format_decimal(value) if field == "spread" else str(value)
 
 
 class AlertTracker:
-    """Per book and threshold, whether the book is above it. Gap records change nothing: a second
-    without a usable quote neither opens nor closes an episode."""
+    """Per book and threshold, whether the book is above it (an open episode, with its start and
+    peak). Gap records change nothing: a second without a usable quote neither opens nor closes
+    an episode.
 
-    def __init__(self, thresholds: Iterable[Decimal]) -> None:
+    `open_episodes` are those a previous run left open: they are not triggered again, and the
+    first observation at or below their threshold resolves them.
+    """
+
+    def __init__(
+        self, thresholds: Iterable[Decimal], open_episodes: Iterable[OpenEpisode] = ()
+    ) -> None:
         self.thresholds = tuple(sorted(set(thresholds), reverse=True))
         if any(threshold <= 0 for threshold in self.thresholds):
             raise ValueError("thresholds must be greater than 0")
-        self._above: set[tuple[str, Decimal]] = set()
+        self._open: dict[tuple[str, Decimal], OpenEpisode] = {
+            (episode.book, episode.threshold): episode for episode in open_episodes
+        }
+        # Set when an open episode's peak rose since `open_episodes()` was last read.
+        self.peak_rose = False
+
+    def open_episodes(self) -> tuple[OpenEpisode, ...]:
+        self.peak_rose = False
+        return tuple(self._open.values())
 
     def observe(self, record: SpreadRecord) -> list[AlertEvent]:
         """Events for one lake record, stamped with the second it stands for."""
@@ -115,12 +152,18 @@ class AlertTracker:
         for threshold in self.thresholds:
             key = (book, threshold)
             above = spread > threshold
-            if above == (key in self._above):
+            episode = self._open.get(key)
+            if above and episode is not None:
+                if spread > episode.peak:
+                    self._open[key] = dataclasses.replace(episode, peak=spread)
+                    self.peak_rose = True
+                continue
+            if not above and episode is None:
                 continue
             if above:
-                self._above.add(key)
+                self._open[key] = OpenEpisode(book, threshold, timestamp, spread)
             else:
-                self._above.discard(key)
+                del self._open[key]
             events.append(
                 AlertEvent(
                     book=book,
@@ -136,7 +179,7 @@ class AlertTracker:
 
 
 def log_alert(event: AlertEvent) -> None:
-    level = logging.WARNING if event.state == TRIGGERED else logging.INFO
+    level = logging.WARNING if event.state in (TRIGGERED, STALE) else logging.INFO
     log.log(level, "ALERT %s: %s", event.state, event.text)
 
 

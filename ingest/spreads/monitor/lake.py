@@ -24,7 +24,7 @@ import io
 import logging
 import os
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
@@ -179,14 +179,29 @@ class LakeWriter:
         return recovered
 
     def write(self, second: int, records: list[SpreadRecord]) -> None:
-        start = window_start(second, self.window_seconds)
-        if self._journal is None or start != self._journal_start:
-            self._rotate(start)
+        self.write_seconds([(second, records)])
+
+    def write_seconds(self, seconds: Sequence[tuple[int, list[SpreadRecord]]]) -> None:
+        """Journal consecutive seconds' records with one write and one fsync per window they
+        fall in (seconds the sampler missed come in one batch, not one fsync each)."""
+        rows: list[list[str]] = []
+        for second, records in seconds:
+            start = window_start(second, self.window_seconds)
+            if self._journal is None or start != self._journal_start:
+                self._append(rows)
+                rows = []
+                self._rotate(start)
+            rows += [record.as_row() for record in records]
+        self._append(rows)
+
+    def _append(self, rows: list[list[str]]) -> None:
+        if not rows:
+            return
         assert self._journal is not None
-        self._journal.write(_csv_text([record.as_row() for record in records], header=False))
+        self._journal.write(_csv_text(rows, header=False))
         self._journal.flush()
         os.fsync(self._journal.fileno())
-        self.records_written += len(records)
+        self.records_written += len(rows)
 
     def close(self) -> None:
         """Publish the open window (partial or not) and wait for every publication."""

@@ -13,6 +13,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Protocol
 
+from ingest.spreads.monitor import alert_state
+from ingest.spreads.monitor.alert_state import OpenAlerts
 from ingest.spreads.monitor.alerts import (
     DEFAULT_THRESHOLDS,
     AlertEvent,
@@ -21,10 +23,11 @@ from ingest.spreads.monitor.alerts import (
     log_alert,
 )
 from ingest.spreads.monitor.clock import Clock
+from ingest.spreads.monitor.feed_alerts import FeedWatch
 from ingest.spreads.monitor.lake import LakeWriter
 from ingest.spreads.monitor.plan import ALERT_TIMINGS
 from ingest.spreads.monitor.quotes import Quote, QuoteBoard
-from ingest.spreads.monitor.records import SpreadRecord
+from ingest.spreads.monitor.records import SpreadRecord, utc_iso
 from ingest.spreads.monitor.sampler import Sampler
 from ingest.spreads.monitor.supervisor import (
     DEFAULT_MAX_RESTARTS,
@@ -61,7 +64,10 @@ class MonitorOptions:
     thresholds: tuple[Decimal, ...] = DEFAULT_THRESHOLDS
     duration: int | None = None
     # A quote not confirmed current for this long is not used: the second becomes a gap.
-    stale_after: float = 5.0
+    quote_max_age: float = 5.0
+    # A book without a usable quote for this many seconds gets a `stale` alert; `/healthz`
+    # judges freshness by the same limit.
+    stale_after: int = 30
     alert_timing: str = "second"
     # Where the open window is journaled; by default beside a local lake (see monitor.lake).
     journal_dir: Path | None = None
@@ -93,53 +99,98 @@ class AlertDispatcher:
     webhooks; records, per alert, how long after its quote arrived that happened.
 
     The alerts file is written (and fsynced) in order on a thread of its own, like webhooks, so
-    a slow disk delays neither an alert nor the next second.
+    a slow disk delays neither an alert nor the next second. After each change, that thread
+    also persists the open episodes (monitor.alert_state), after the alerts that changed them:
+    a crash in between makes the next start alert again rather than never.
     """
 
     def __init__(
         self,
         tracker: AlertTracker,
+        feed: FeedWatch,
         alert_file: AlertFile,
         notifier: WebhookNotifier,
         clock: Clock,
         summary: RunSummary,
+        state_dir: Path,
         supervisor: Supervisor | None = None,
+        carried: OpenAlerts | None = None,
+        spread_from_records: bool = True,
     ) -> None:
         self.supervisor = supervisor
         # The run's health and metrics state (monitor.health), if served.
         self.state = None
         self.tracker = tracker
+        self.feed = feed
         self.alert_file = alert_file
         self.notifier = notifier
         self.clock = clock
         self.summary = summary
+        self.state_dir = state_dir
+        # Episodes of books or thresholds this run does not watch, kept for a later run.
+        self.carried = carried or OpenAlerts()
+        # False with alerts per message: spread alerts then come from `observe_quote`.
+        self.spread_from_records = spread_from_records
+        # The source's thread (alerts per message) and the sampler's both change open episodes;
+        # the lock keeps each change and its persisted snapshot in the writer's queue in order.
+        self._lock = threading.Lock()
         self._file_writer = concurrent.futures.ThreadPoolExecutor(1, "alerts-file")
 
-    def observe_record(self, record: SpreadRecord) -> None:
-        if record.observed_at is not None:
-            self._send(self.tracker.observe(record), record.observed_at)
+    def observe_second(self, records: Sequence[SpreadRecord]) -> None:
+        with self._lock:
+            events = []
+            for record in records:
+                feed_events = self.feed.observe(record)
+                self._send(feed_events, None)
+                events += feed_events
+                if self.spread_from_records and record.observed_at is not None:
+                    spread_events = self.tracker.observe(record)
+                    self._send(spread_events, record.observed_at)
+                    events += spread_events
+            if events or self.tracker.peak_rose:
+                self._file_writer.submit(self._write, events, self._open_alerts())
 
     def observe_quote(self, quote: Quote) -> None:
-        self._send(self.tracker.observe_quote(quote), quote.observed_at)
+        with self._lock:
+            events = self.tracker.observe_quote(quote)
+            if events:
+                self._send(events, quote.observed_at)
+                self._file_writer.submit(self._write, events, self._open_alerts())
 
-    def _send(self, events: list[AlertEvent], arrived_at: float) -> None:
+    def _open_alerts(self) -> OpenAlerts:
+        return self.carried + OpenAlerts(self.tracker.open_episodes(), self.feed.open_stale())
+
+    def _send(self, events: list[AlertEvent], arrived_at: float | None) -> None:
         for event in events:
             log_alert(event)
             if self.state is not None:
-                self.state.on_alert(event.book, str(event.threshold), event.state)
-            self._file_writer.submit(self._write, event)
+                threshold = "" if event.threshold is None else str(event.threshold)
+                self.state.on_alert(event.book, threshold, event.state)
             self.notifier.notify(event.as_json())
             self.summary.alerts += 1
-            self.summary.alert_latencies.append(self.clock.time() - arrived_at)
+            if arrived_at is not None:
+                self.summary.alert_latencies.append(self.clock.time() - arrived_at)
 
-    def _write(self, event: AlertEvent) -> None:
+    def _write(self, events: list[AlertEvent], open_alerts: OpenAlerts) -> None:
+        for event in events:
+            self._guarded(
+                f"alert not written to the alert log: {event.text}", self.alert_file.write, event
+            )
+        self._guarded(
+            "open episodes not persisted (a restart may alert them again)",
+            alert_state.save,
+            self.state_dir,
+            open_alerts,
+        )
+
+    def _guarded(self, lost: str, action, *args: object) -> None:
+        """The writer's boundary: whatever fails, the next alert is written as usual."""
         try:
-            self.alert_file.write(event)
+            action(*args)
         except OSError as error:
-            log.error("could not write the alert to the alert log: %s", error)
+            log.error("%s: %s", lost, error)
         except Exception as error:
-            # The writer's boundary: the next alert is written as usual.
-            log.error("alert not written to the alert log: %s", event.text)
+            log.error("%s", lost)
             if self.supervisor is None:
                 log.exception("alerts file failed")
             else:
@@ -155,13 +206,12 @@ class AlertDispatcher:
 
 
 class Sinks:
-    """Everything that happens to one second's records: the lake journal, then (with alerts per
-    second) alerts."""
+    """Everything that happens to one second's records: the lake journal, then alerts."""
 
     def __init__(
         self,
         lake: LakeWriter,
-        alerts: AlertDispatcher | None,
+        alerts: AlertDispatcher,
         summary: RunSummary,
         supervisor: Supervisor | None = None,
     ) -> None:
@@ -173,17 +223,30 @@ class Sinks:
         self.state = None
 
     def on_second(self, second: int, records: Sequence[SpreadRecord], lateness: float) -> None:
+        if self._journaled([(second, list(records))]):
+            self._count(records, lateness)
+
+    def on_missed(self, seconds: Sequence[tuple[int, list[SpreadRecord]]], now: float) -> None:
+        """Seconds the sampler could not sample (all gaps), journaled with one write."""
+        if self._journaled(seconds):
+            for second, records in seconds:
+                self._count(records, now - second)
+
+    def _journaled(self, seconds: Sequence[tuple[int, list[SpreadRecord]]]) -> bool:
         try:
-            self.lake.write(second, list(records))
+            self.lake.write_seconds(seconds)
         except OSError:
             raise  # the lake cannot be written: the run ends (status 1), the journal kept
         except Exception as error:
-            # The lake writer's boundary: this second is lost, the next one is written as usual
-            # (the sampler's cadence spaces the attempts).
+            # The lake writer's boundary: these seconds are lost, the next one is written as
+            # usual (the sampler's cadence spaces the attempts).
             if self.supervisor is None:
                 raise
             self.supervisor.failed("lake writer", error)
-            return
+            return False
+        return True
+
+    def _count(self, records: Sequence[SpreadRecord], lateness: float) -> None:
         summary = self.summary
         summary.seconds += 1
         summary.records += len(records)
@@ -191,9 +254,30 @@ class Sinks:
         summary.worst_lateness = max(summary.worst_lateness, lateness)
         if self.state is not None:
             self.state.on_second(records, lateness)
-        if self.alerts is not None:
-            for record in records:
-                self.alerts.observe_record(record)
+        self.alerts.observe_second(records)
+
+
+def _log_resumed(tracked: OpenAlerts, carried: OpenAlerts) -> None:
+    for episode in tracked.episodes:
+        log.info(
+            "%s has been above %s %% since %s (peak %s %%): not triggered again",
+            episode.book,
+            episode.threshold,
+            episode.started,
+            episode.peak,
+        )
+    for stale in tracked.stale:
+        log.info(
+            "%s has had no usable quote since %s: not alerted again",
+            stale.book,
+            utc_iso(stale.since),
+        )
+    if carried.episodes or carried.stale:
+        log.info(
+            "%d open episodes of books or thresholds this run does not watch are kept for a "
+            "later run",
+            len(carried.episodes) + len(carried.stale),
+        )
 
 
 # How each source's loop is named in logs and in the restart counts.
@@ -224,16 +308,22 @@ def run_monitor(
     supervisor = Supervisor(clock, stop, options.max_restarts, options.restart_window)
     lake.on_failure = supervisor.failed
     notifier.on_failure = supervisor.failed
+    tracked, carried = alert_state.load(lake.journal_dir).split(options.books, options.thresholds)
+    _log_resumed(tracked, carried)
+    per_message = options.alert_timing == "message"
     alerts = AlertDispatcher(
-        AlertTracker(options.thresholds),
+        AlertTracker(options.thresholds, tracked.episodes),
+        FeedWatch(options.stale_after, tracked.stale),
         AlertFile(options.lake, lake.journal_dir),
         notifier,
         clock,
         summary,
+        lake.journal_dir,
         supervisor,
+        carried=carried,
+        spread_from_records=not per_message,
     )
-    per_message = options.alert_timing == "message"
-    sinks = Sinks(lake, None if per_message else alerts, summary, supervisor)
+    sinks = Sinks(lake, alerts, summary, supervisor)
     if per_message:
         board.on_quote = alerts.observe_quote
     source_stop = threading.Event()
@@ -248,7 +338,7 @@ def run_monitor(
     source_thread = supervisor.thread(
         source_part, source.run, source_stop, on_failure=source_failed
     )
-    sampler = Sampler(board, clock, source.name, options.stale_after)
+    sampler = Sampler(board, clock, source.name, options.quote_max_age)
     health = None
     if options.metrics_port is not None:
         from ingest.spreads.monitor.health import HealthServer, RunState
@@ -272,10 +362,10 @@ def run_monitor(
             )
 
     def sample(sampler_stop: threading.Event) -> None:
-        sampler.run(sinks.on_second, sampler_stop, options.duration)
+        sampler.run(sinks.on_second, sinks.on_missed, sampler_stop, options.duration)
 
     try:
-        board.wait_first_look(options.stale_after)
+        board.wait_first_look(options.quote_max_age)
         supervisor.run("sampler", sample, stop, may_return=True, passes=(OSError,))
     finally:
         source_stop.set()

@@ -17,20 +17,30 @@ T0 = 1_795_946_400
 
 class ManualClock:
     """Time stands still until something sleeps; `sleep_until` jumps straight to the deadline
-    (plus `latency`, to play a late wake-up) and then calls `on_advance(now)`."""
+    (plus `latency`, to play a late wake-up) and then calls `on_advance(now)`. `step` moves the
+    wall clock alone, as NTP does; the monotonic clock follows only the sleeps."""
 
     def __init__(self, start: float = T0 + 0.25) -> None:
         self.now = start
+        self.elapsed = 0.0
         self.latency = 0.0
         self.on_advance: Callable[[float], None] | None = None
 
     def time(self) -> float:
         return self.now
 
+    def monotonic(self) -> float:
+        return self.elapsed
+
+    def step(self, seconds: float) -> None:
+        self.now += seconds
+
     def sleep_until(self, deadline: float, stop: threading.Event) -> bool:
         if stop.is_set():
             return False
-        self.now = max(self.now, deadline + self.latency)
+        woken = max(self.now, deadline + self.latency)
+        self.elapsed += woken - self.now
+        self.now = woken
         if self.on_advance is not None:
             self.on_advance(self.now)
         return not stop.is_set()

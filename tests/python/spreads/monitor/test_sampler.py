@@ -44,9 +44,12 @@ def test_a_reported_problem_makes_a_gap_even_with_an_older_quote_at_hand():
 
 def run_sampler(clock, board, seconds):
     emitted = []
-    sampler = Sampler(board, clock, "rest", stale_after=5.0)
+    sampler = Sampler(board, clock, "rest", quote_max_age=5.0)
     sampler.run(
         lambda second, records, lateness: emitted.append((second, records, lateness)),
+        lambda batch, now: emitted.extend(
+            (second, records, now - second) for second, records in batch
+        ),
         threading.Event(),
         seconds,
     )
@@ -95,5 +98,5 @@ def test_sampler_stops_when_asked(clock):
         if len(emitted) == 3:
             stop.set()
 
-    Sampler(board, clock, "rest", 5.0).run(emit, stop)
+    Sampler(board, clock, "rest", 5.0).run(emit, lambda batch, now: None, stop)
     assert emitted == [T0 + 1, T0 + 2, T0 + 3]
