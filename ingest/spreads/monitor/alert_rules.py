@@ -21,7 +21,7 @@ from pathlib import Path
 
 import yaml
 
-from ingest.spreads.monitor.alerts import project_thresholds
+from ingest.spreads.monitor.alerts import RESOLVED, TRIGGERED, project_thresholds
 from ingest.spreads.monitor.webhooks import check_webhook_url
 
 DEFAULT_SEVERITY = "warning"
@@ -286,9 +286,7 @@ def _seconds(value: object, where: str, field: str) -> float | None:
     return float(seconds)
 
 
-# What an observation did to an episode.
-TRIGGERED = "triggered"
-RESOLVED = "resolved"
+# What an observation did to an episode: TRIGGERED, RESOLVED (the alert states), or this.
 REMINDER = "reminder"
 
 

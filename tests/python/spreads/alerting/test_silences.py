@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import subprocess
+import sys
 import threading
 from decimal import Decimal
 from pathlib import Path
@@ -26,6 +27,7 @@ from ingest.spreads.monitor.silences import (
     silences_path,
 )
 from tests.python.conftest import BIN_DIR
+from tests.python.test_packaging import NOT_AT_START_UP, imported_by
 
 NOW = 1_795_946_400.0
 
@@ -270,3 +272,11 @@ def _epoch(iso: str) -> float:
 
 def _seconds_between(start: str, end: str) -> float:
     return _epoch(end) - _epoch(start)
+
+
+def test_the_silence_commands_load_no_network_or_plotting_library(tmp_path: Path) -> None:
+    env = {**os.environ, "BITSO_LAKE": str(tmp_path / "lake")}
+    for arguments in (("alerts", "--help"), ("alerts", "silences", "--json")):
+        loaded = imported_by(sys.executable, *arguments, cwd=tmp_path, env=env)
+        assert "ingest" in loaded
+        assert not loaded & {*NOT_AT_START_UP, "requests", "yaml"}, arguments
