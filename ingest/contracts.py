@@ -2,11 +2,11 @@
 
 - the spread monitor's lake window files (`spreads/book=*/date=*/*.csv|parquet`);
 - the monitor's alert log (`alerts/date=*/alerts.jsonl`, also the body posted to webhooks);
-- the four daily snapshot files the batch loader reads.
+- the four daily snapshot files the batch loader reads, and the columns staging types.
 
 Python code imports these. The dbt project repeats them in its own languages (the sources'
-YAML, the staging models, the Spark source DDL); tests/python/test_contracts.py checks those
-copies against this module.
+YAML, the staging models, the Spark source DDL, the `snapshot_typed_columns` macro);
+tests/python/test_contracts.py checks those copies against this module.
 """
 
 from __future__ import annotations
@@ -53,11 +53,17 @@ ALERT_LOG_FIELDS: tuple[str, ...] = (
 
 @dataclasses.dataclass(frozen=True)
 class SnapshotTable:
-    """One snapshot file: the `raw` table it loads into, its usual file name, its header."""
+    """One snapshot file: the `raw` table it loads into, its usual file name, its header, and
+    the columns staging types, each with what its text must be (the first column is the id)."""
 
     name: str
     default_file: str
     columns: tuple[str, ...]
+    typed_columns: tuple[tuple[str, str], ...] = ()
+    # The staging models of a table with typed columns: every delivered version, and the
+    # latest version of each record.
+    versions_model: str | None = None
+    latest_model: str | None = None
 
     @property
     def header(self) -> str:
@@ -65,20 +71,37 @@ class SnapshotTable:
         return ",".join(self.columns)
 
 
+# Each raw snapshot row's ordinal among the data rows of its file (1 for the first row after the
+# header, blank lines not counted): within one load, the later row of an id wins.
+SNAPSHOT_FILE_ROW = "_file_row"
+
+_ID = ("id", "an integer")
+_TIMESTAMP = ("event_timestamp", "an ISO-8601 timestamp")
+_AMOUNT = ("amount", "a decimal(38, 18)")
+
 DEPOSITS_SNAPSHOT = SnapshotTable(
     "deposits",
     "deposit_sample_data.csv",
     ("id", "event_timestamp", "user_id", "amount", "currency", "tx_status"),
+    (_ID, _TIMESTAMP, _AMOUNT),
+    "stg_bitso_db__deposit_versions",
+    "stg_bitso_db__deposits",
 )
 WITHDRAWALS_SNAPSHOT = SnapshotTable(
     "withdrawals",
     "withdrawals_sample_data.csv",
     ("id", "event_timestamp", "user_id", "amount", "interface", "currency", "tx_status"),
+    (_ID, _TIMESTAMP, _AMOUNT),
+    "stg_bitso_db__withdrawal_versions",
+    "stg_bitso_db__withdrawals",
 )
 EVENTS_SNAPSHOT = SnapshotTable(
     "events",
     "event_sample_data.csv",
     ("id", "event_timestamp", "user_id", "event_name"),
+    (_ID, _TIMESTAMP),
+    "stg_bitso_db__event_versions",
+    "stg_bitso_db__events",
 )
 USERS_SNAPSHOT = SnapshotTable("users", "user_id_sample_data.csv", ("user_id",))
 # In the order `ingest snapshots` loads them.

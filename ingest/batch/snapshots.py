@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from ingest.contracts import SNAPSHOT_TABLES, SnapshotTable
+from ingest.contracts import SNAPSHOT_FILE_ROW, SNAPSHOT_TABLES, SnapshotTable
 from ingest.io.warehouse import Warehouse, WarehouseError, connect
 from ingest.settings import Settings
 
@@ -32,6 +32,18 @@ KINDS = ("full", "delta")
 
 
 TABLES_BY_NAME = {table.name: table for table in SNAPSHOT_TABLES}
+
+
+def id_key(column: str) -> str:
+    """SQL for the id in a raw text `column` as staging reads it: an integer of up to 18 digits,
+    whatever its sign, zero padding or surrounding spaces (`01000`, ` 1000` and `+1000` are
+    `1000`), written as text; any other value as its trimmed text."""
+    trimmed = f"trim({column})"
+    # `{0,1}`, not `?`, which the PostgreSQL connection takes for a placeholder.
+    return (
+        f"case when {trimmed} ~ '^[+-]{{0,1}}[0-9]+$' and length(ltrim({trimmed}, '+-')) <= 18"
+        f" then cast(cast({trimmed} as bigint) as text) else {trimmed} end"
+    )
 
 
 def _loads(warehouse: Warehouse) -> str:
@@ -239,6 +251,7 @@ def _load_one(
             file.path,
             lineage,
             lambda rows: report(table.name, rows, time.monotonic() - started),
+            row_number_column=SNAPSHOT_FILE_ROW,
         )
     except WarehouseError as error:
         raise SnapshotError(f"{table.name}: {file.path}: {error}") from error
@@ -301,14 +314,15 @@ def _check_missing_ids(
     warehouse: Warehouse, file: ScannedFile, load_id: int, since_load_id: int, guard: VolumeGuard
 ) -> None:
     """Refuse the load when it lacks too many of the ids delivered since the previous full
-    snapshot (that snapshot and the deltas after it); the first column is each table's id."""
-    key = file.table.columns[0]
+    snapshot (that snapshot and the deltas after it); the first column is each table's id, and
+    ids compare as staging reads them (`01000` is the id `1000` delivered before)."""
+    key = id_key(file.table.columns[0])
     raw = warehouse.relation(RAW, file.table.name)
     ((seen, missing),) = warehouse.execute(
         "select count(*), count(*) - count(delivered.id)"
-        f" from (select distinct trim({key}) as id from {raw}"
-        f" where _load_id >= ? and _load_id < ? and {key} is not null) as seen"
-        f" left join (select distinct trim({key}) as id from {raw} where _load_id = ?)"
+        f" from (select distinct {key} as id from {raw}"
+        f" where _load_id >= ? and _load_id < ? and {file.table.columns[0]} is not null) as seen"
+        f" left join (select distinct {key} as id from {raw} where _load_id = ?)"
         " as delivered on seen.id = delivered.id",
         (since_load_id, load_id, load_id),
     )
@@ -321,7 +335,8 @@ def _check_missing_ids(
 
 
 def ensure_raw_schema(warehouse: Warehouse) -> None:
-    """Create the raw schema, the load log and one text table per snapshot if missing."""
+    """Create the raw schema, the load log and one text table per snapshot if missing; a table
+    created before the file-row column gains it, NULL for the rows already loaded."""
     with warehouse.transaction():
         warehouse.execute(f"create schema if not exists {warehouse.schema(RAW)}")
         warehouse.execute(
@@ -340,7 +355,9 @@ def ensure_raw_schema(warehouse: Warehouse) -> None:
         )
         for table in SNAPSHOT_TABLES:
             data_columns = ", ".join(f"{column} text" for column in table.columns)
+            relation = warehouse.relation(RAW, table.name)
             warehouse.execute(
-                f"create table if not exists {warehouse.relation(RAW, table.name)} ("
+                f"create table if not exists {relation} ("
                 f"{data_columns}, {warehouse.LINEAGE_COLUMNS})"
             )
+            warehouse.add_row_number_column(relation, SNAPSHOT_FILE_ROW)

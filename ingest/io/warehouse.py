@@ -77,11 +77,31 @@ class Warehouse(abc.ABC):
         path: Path,
         lineage: dict[str, Any],
         progress: ProgressCallback,
+        *,
+        row_number_column: str | None = None,
     ) -> int:
         """Append a headed CSV file to `table` as text columns plus constant lineage columns.
 
-        Blank lines are skipped. Returns the number of rows appended.
+        Blank lines are skipped. With `row_number_column` (a column `add_row_number_column`
+        gave the table), each row also gets its ordinal in the file: 1 for the first data row
+        after the header, blank lines not counted. Returns the number of rows appended.
         """
+
+    def add_row_number_column(self, table: str, column: str) -> None:
+        """Give `table` the bigint `column` that `bulk_load_csv` fills, if it lacks it; rows
+        already in the table keep NULL there, since their order in their file is not known."""
+        schema, name = table.split(".")
+        present = self.execute(
+            "select count(*) from information_schema.columns"
+            " where table_schema = ? and table_name = ? and column_name = ?",
+            (schema, name, column),
+        )
+        if present[0][0] == 0:
+            # Only when missing: altering a table waits for, and blocks, everyone reading it.
+            self._add_row_number_column(table, column)
+
+    @abc.abstractmethod
+    def _add_row_number_column(self, table: str, column: str) -> None: ...
 
     @abc.abstractmethod
     def export(self, relation: str, path: Path, file_format: str) -> int:
@@ -125,23 +145,40 @@ class DuckDBWarehouse(Warehouse):
             raise
         self._connection.commit()
 
-    def bulk_load_csv(self, table, columns, path, lineage, progress) -> int:
+    def bulk_load_csv(
+        self, table, columns, path, lineage, progress, *, row_number_column=None
+    ) -> int:
         column_types = ", ".join(f"'{column}': 'VARCHAR'" for column in columns)
         lineage_values = ", ".join("?" for _ in lineage)
-        # DuckDB skips blank lines in a multi-column file, but reads one as a NULL row when the
-        # file has a single column.
-        blank_filter = f"where {columns[0]} is not null" if len(columns) == 1 else ""
+        data_columns = ", ".join(columns)
+        # `with ordinality` numbers the rows in file order, even when the file is read in
+        # parallel. DuckDB skips blank lines in a multi-column file, but reads one as a NULL row
+        # when the file has a single column: those are dropped, and the rows renumbered.
+        delivered = (
+            f"select {data_columns}, ordinality as delivered_row from read_csv(?, header = true,"
+            f" auto_detect = false, columns = {{{column_types}}}, delim = ',', quote = '\"',"
+            " escape = '\"', strict_mode = true) with ordinality"
+        )
+        if len(columns) == 1:
+            delivered = (
+                f"select {data_columns},"
+                " row_number() over (order by delivered_row) as delivered_row"
+                f" from ({delivered}) as rows_with_blanks where {columns[0]} is not null"
+            )
+        numbered = [row_number_column] if row_number_column else []
         sql = (
-            f"insert into {table} ({', '.join([*columns, *lineage])}) "
-            f"select *, {lineage_values} from read_csv(?, header = true, auto_detect = false, "
-            f"columns = {{{column_types}}}, delim = ',', quote = '\"', escape = '\"', "
-            f"strict_mode = true) {blank_filter}"
+            f"insert into {table} ({', '.join([*columns, *numbered, *lineage])}) "
+            f"select {data_columns}, {'delivered_row, ' if numbered else ''}{lineage_values}"
+            f" from ({delivered}) as delivered"
         )
         try:
             (inserted,) = self._connection.execute(sql, [*lineage.values(), str(path)]).fetchone()
         except duckdb.Error as error:
             raise WarehouseError(_first_csv_error_line(str(error))) from error
         return inserted
+
+    def _add_row_number_column(self, table: str, column: str) -> None:
+        self.execute(f"alter table {table} add column {column} bigint")
 
     def lock(self, table: str) -> None:
         """Nothing to do: a DuckDB file has one writing process at a time."""
@@ -212,11 +249,27 @@ class PostgresWarehouse(Warehouse):
     def lock(self, table: str) -> None:
         self.execute(f"lock table {table} in share row exclusive mode")
 
-    def bulk_load_csv(self, table, columns, path, lineage, progress) -> int:
+    def _add_row_number_column(self, table: str, column: str) -> None:
+        # COPY evaluates a column default once per row, in file order: a sequence restarted
+        # before each file numbers its rows. The default is set apart from adding the column,
+        # so rows already in the table are not numbered in an arbitrary order.
+        sequence = _row_number_sequence(table, column)
+        self.execute(f"create sequence if not exists {sequence}")
+        self.execute(f"alter table {table} add column {column} bigint")
+        self.execute(f"alter table {table} alter column {column} set default nextval('{sequence}')")
+
+    def bulk_load_csv(
+        self, table, columns, path, lineage, progress, *, row_number_column=None
+    ) -> int:
         # The lineage columns' defaults read these transaction-local settings, so COPY streams the
         # file straight into the raw table with no staging copy.
         for key, value in lineage.items():
             self.execute("select set_config(?, ?, true)", (f"bitso.{key.lstrip('_')}", str(value)))
+        if row_number_column:
+            # Loads into one table are serialized (the load log's lock), so nothing else draws
+            # from the sequence during the COPY.
+            sequence = _row_number_sequence(table, row_number_column)
+            self.execute("select setval(?, 1, false)", (sequence,))
         sql = (
             f"copy {table} ({', '.join(columns)}) from stdin "
             "with (format csv, header true, delimiter ',', quote '\"')"
@@ -298,6 +351,11 @@ class _NonBlankLines(io.RawIOBase):
             self._bytes_since_report = 0
             self._progress(max(self._lines_passed - 1, 0))
         return b"".join(kept)
+
+
+def _row_number_sequence(table: str, column: str) -> str:
+    """The sequence numbering the rows of each file loaded into `table`, beside it."""
+    return f"{table}_{column.lstrip('_')}_seq"
 
 
 def _duckdb_type(postgres_type: str, precision: int | None, scale: int | None) -> str:

@@ -42,7 +42,11 @@
             select
                 *,
                 _metadata.file_path as _source_file,
-                _metadata.file_modification_time as _loaded_at
+                _metadata.file_modification_time as _loaded_at,
+                -- A large file is read in blocks by several tasks, each in file order: the
+                -- block's offset, then the order within it, is the row's place in the file.
+                _metadata.file_block_start as _block_start,
+                monotonically_increasing_id() as _read_order
             from {{ raw_schema }}.{{ table_name }}_csv
         ),
 
@@ -65,7 +69,11 @@
                 dated._snapshot_date,
                 dated._source_file,
                 sha2(files.content, 256) as _file_checksum,
-                dated._loaded_at
+                dated._loaded_at,
+                row_number() over (
+                    partition by dated._source_file
+                    order by dated._block_start, dated._read_order
+                ) as _file_row
             from dated
             left join {{ raw_schema }}.snapshot_files as files on dated._source_file = files.path
             where dated._snapshot_date is not null

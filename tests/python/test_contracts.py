@@ -1,6 +1,7 @@
 """Every copy of a data contract outside Python matches its one definition in ingest.contracts:
 dbt's source YAML, the staging models' raw column lists, the Spark source DDL in macros/, the
-files the sample generator writes and, where they are at hand, the original challenge files.
+typed-column list of the dbt macros, the raw tables the loader creates, the files the sample
+generator writes and, where they are at hand, the original challenge files.
 
 Each copy is parsed (YAML with yaml.safe_load, Jinja list literals with ast.literal_eval, SQL
 with one small regular expression per shape); a copy that cannot be found fails the test.
@@ -16,13 +17,17 @@ import pytest
 import yaml
 
 from bitso_sandbox.sample import MIN_DEPOSITS, generate_sample
+from ingest.batch.snapshots import ensure_raw_schema
 from ingest.contracts import (
     ALERT_LOG_FIELDS,
     LAKE_WINDOW_COLUMNS,
     LAKE_WINDOW_SCHEMA,
+    SNAPSHOT_FILE_ROW,
     SNAPSHOT_TABLES,
     SnapshotTable,
 )
+from ingest.io.warehouse import connect
+from ingest.settings import Settings
 from tests.python.conftest import REPO_ROOT, SHARED_CHALLENGE_DIR
 
 SNAPSHOT_SOURCE = "bitso_db"
@@ -241,3 +246,67 @@ def test_original_challenge_files_have_the_contract_headers():
     for table, path in originals:
         with path.open(encoding="utf-8-sig") as handle:
             assert handle.readline().rstrip("\r\n").split(",") == list(table.columns), path.name
+
+
+# Raw snapshot tables
+
+
+def lineage_columns(table: dict) -> list[str]:
+    """A source table's declared lineage columns (`_load_id`, ...), in order."""
+    return [column["name"] for column in table.get("columns", []) if column["name"][0] == "_"]
+
+
+def test_raw_snapshot_tables_have_the_columns_their_sources_declare(tmp_path: Path):
+    """The loader's DDL, file row included, against the sources YAML, column for column."""
+    settings = Settings.from_env(
+        {"BITSO_TARGET": "duckdb", "BITSO_DUCKDB_PATH": str(tmp_path / "bitso.duckdb")}
+    )
+    with connect(settings) as warehouse:
+        ensure_raw_schema(warehouse)
+        for table in SNAPSHOT_TABLES:
+            created = [
+                name
+                for (name,) in warehouse.execute(
+                    "select column_name from information_schema.columns"
+                    " where table_schema = 'raw' and table_name = ? order by ordinal_position",
+                    (table.name,),
+                )
+            ]
+            declared = source_table(SNAPSHOT_SOURCE, table.name)
+            assert created == [*data_columns(declared), *lineage_columns(declared)], table.name
+            assert SNAPSHOT_FILE_ROW in created
+
+
+# The Spark lineage view's final select, and the name of each of its items: `... as _name,` or
+# `dated._name,` ending a line (the last item ends the select without a comma).
+SPARK_LINEAGE_SELECT = re.compile(r"final as \(\s*select\n(?P<items>.*?)\n\s*from dated\b", re.S)
+ITEM_NAME = re.compile(r"(?:\bas |^\s*dated\.)(\w+)(?:,$|\Z)", re.M)
+
+
+def test_spark_snapshot_views_have_the_lineage_columns_the_sources_declare():
+    macro = (REPO_ROOT / "macros" / "spark" / "snapshot_sources.sql").read_text()
+    selects = SPARK_LINEAGE_SELECT.findall(macro)
+    assert len(selects) == 1, "expected one `final as (select ... from dated` in the Spark view"
+    names = [name for name in ITEM_NAME.findall(selects[0]) if name.startswith("_")]
+    for table in SNAPSHOT_TABLES:
+        assert names == lineage_columns(source_table(SNAPSHOT_SOURCE, table.name)), table.name
+
+
+# `{{ return([...]) }}` of the snapshot_typed_columns macro: a Jinja list, also a Python literal.
+TYPED_COLUMNS_MACRO = re.compile(
+    r"\{%-?\s*macro snapshot_typed_columns\(\)\s*-?%\}"
+    r"\s*\{\{\s*return\((?P<value>\[.*?\])\)\s*\}\}",
+    re.S,
+)
+
+
+def test_typed_columns_macro_lists_the_contract_typed_columns():
+    found = TYPED_COLUMNS_MACRO.findall(
+        (REPO_ROOT / "macros" / "parsing" / "parse_text.sql").read_text()
+    )
+    assert len(found) == 1, "snapshot_typed_columns() not found in macros/parsing/parse_text.sql"
+    assert ast.literal_eval(found[0]) == [
+        (table.name, table.versions_model, table.latest_model, list(table.typed_columns))
+        for table in SNAPSHOT_TABLES
+        if table.typed_columns
+    ]

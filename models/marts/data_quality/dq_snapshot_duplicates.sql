@@ -1,15 +1,11 @@
-{#- Each snapshot table's versions model. -#}
-{%- set snapshot_tables = [
-    ('deposits', 'stg_bitso_db__deposit_versions'),
-    ('withdrawals', 'stg_bitso_db__withdrawal_versions'),
-    ('events', 'stg_bitso_db__event_versions'),
-] -%}
+{#- Each snapshot table with its versions model. -#}
+{%- set snapshot_tables = snapshot_typed_columns() -%}
 
 with
 
-{% for table_name, model in snapshot_tables %}
+{% for table_name, versions_model, latest_model, columns in snapshot_tables %}
 {{ table_name }}_versions as (
-    select * from {{ ref(model) }}
+    select * from {{ ref(versions_model) }}
 ),
 
 {{ table_name }}_ids_delivered_twice as (
@@ -26,21 +22,20 @@ with
     select
         '{{ table_name }}' as table_name,
         {{ table_name }}_versions.id as record_id,
-        {{ table_name }}_versions.id_text as raw_id,
         {{ table_name }}_versions.load_id,
-        count(*) as lines
+        {{ table_name }}_versions.file_row,
+        {{ table_name }}_versions.id_text as raw_id
     from {{ table_name }}_versions
     inner join {{ table_name }}_ids_delivered_twice
         on
             {{ table_name }}_versions.id = {{ table_name }}_ids_delivered_twice.id
             and {{ table_name }}_versions.load_id = {{ table_name }}_ids_delivered_twice.load_id
-    group by 1, 2, 3, 4
 ),
 
 {% endfor %}
 
 all_duplicates as (
-    {% for table_name, model in snapshot_tables %}
+    {% for table_name, versions_model, latest_model, columns in snapshot_tables %}
     select * from {{ table_name }}_duplicates
     {% if not loop.last %}union all{% endif %}
     {% endfor %}

@@ -2,12 +2,14 @@
     config(
         materialized=incremental_materialization(),
         incremental_strategy='append',
-        on_schema_change='fail',
-        indexes=[{'columns': ['id_text']}, {'columns': ['load_id']}],
+        on_schema_change='append_new_columns',
+        indexes=[{'columns': ['id']}, {'columns': ['load_id']}],
     )
 }}
 -- A table, not a view: each delivered row is typed once, when its load first arrives, instead of
 -- in every model and test that reads it. Raw rows are only ever appended, in load order.
+-- A table built before the loader numbered the file rows gains file_row, NULL for the loads
+-- before it, as a full refresh would leave them.
 
 with
 
@@ -25,6 +27,7 @@ typed as (
         event_name,
         _snapshot_date as snapshot_date,
         _load_id as load_id,
+        _file_row as file_row,
         _loaded_at as loaded_at
     from source
     {% if is_incremental() %}

@@ -100,3 +100,25 @@ def test_a_full_snapshot_lacking_ids_already_seen_is_refused(settings, first_day
     )
     assert warehouse_state(settings) == before
     assert load(day2, "2026-11-30", "--max-missing-ids", "0.05").exit_code == 0
+
+
+def test_ids_respelled_as_the_same_integers_are_not_missing(settings, first_day, tmp_path):
+    def respell_ids(lines: list[str]) -> list[str]:
+        # Every deposit again, its id zero padded, signed or space padded: none is missing.
+        spellings = ("0{}", "+{}", " {}", "00{} ")
+        return [
+            spellings[number % len(spellings)].format(line[: line.index(",")])
+            + line[line.index(",") :]
+            for number, line in enumerate(lines)
+        ]
+
+    day2 = next_day(first_day, tmp_path, respell_ids)
+
+    loaded = load(day2, "2026-11-30")
+
+    assert loaded.exit_code == 0, loaded.output
+    with connect(settings) as warehouse:
+        assert warehouse.execute(
+            "select count(*), count(distinct id) from raw.deposits where _load_id = ("
+            "select max(load_id) from raw.snapshot_loads where table_name = 'deposits')"
+        ) == [(1000, 1000)]
