@@ -283,10 +283,10 @@ def exported_series(metrics_text: str) -> set[str]:
     """The names Prometheus stores for a /metrics page: each sample's name, and for a family
     declared without samples yet the names its type gives (a counter's `_total`, ...)."""
     suffixes = {
-        "counter": ("_total", "_created"),
+        "counter": ("_total",),
         "gauge": ("",),
-        "histogram": ("_bucket", "_sum", "_count", "_created"),
-        "summary": ("", "_sum", "_count", "_created"),
+        "histogram": ("_bucket", "_sum", "_count"),
+        "summary": ("", "_sum", "_count"),
     }
     names = set()
     for family in text_string_to_metric_families(metrics_text):
