@@ -56,10 +56,43 @@ def _store(settings: Settings, lake: str | None, journal_dir: Path | None):
 
 @click.group("alerts")
 def alerts_group() -> None:
-    """Silence a monitor's alerts for a while, list the silences, lift one.
+    """A monitor's open alerts, and silences of its alerts.
 
-    A running monitor on the same journal folder honours a change within seconds.
+    The commands read the monitor's journal folder: run them where the monitor runs, with its
+    --lake or --journal-dir.
     """
+
+
+@alerts_group.command("status")
+@lake_option
+@journal_dir_option
+@json_option
+@click.pass_obj
+def status_command(
+    settings: Settings, lake: str | None, journal_dir: Path | None, as_json: bool
+) -> None:
+    """The open episodes and stale books, as the monitor last persisted them."""
+    from ingest.spreads.monitor.alert_state import AlertStateError, status
+    from ingest.spreads.monitor.records import utc_iso
+    from ingest.spreads.monitor.silences import journal_folder
+
+    folder = journal_folder(settings.replace(lake=lake, journal_dir=journal_dir))
+    try:
+        open_alerts = status(folder)
+    except AlertStateError as error:
+        raise RunFailed(str(error)) from error
+    if as_json:
+        click.echo(json.dumps(open_alerts.as_json()))
+        return
+    if not open_alerts.episodes and not open_alerts.stale:
+        click.echo("no open alerts")
+    for episode in open_alerts.episodes:
+        click.echo(
+            f"{episode.book}  above {episode.threshold} %  since {episode.started}"
+            f"  peak {episode.peak} %"
+        )
+    for stale in open_alerts.stale:
+        click.echo(f"{stale.book}  no usable quote since {utc_iso(stale.since, 'seconds')}")
 
 
 @alerts_group.command("silence")

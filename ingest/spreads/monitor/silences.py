@@ -23,12 +23,14 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
+from ingest.io.lake_storage import fsync_dir
 from ingest.settings import Settings
 from ingest.spreads.monitor.lake import default_journal_dir
+from ingest.spreads.monitor.records import utc_iso
 
 log = logging.getLogger(__name__)
 
@@ -42,9 +44,14 @@ class SilencesError(ValueError):
     """The silences file, or a silence asked for, cannot be used."""
 
 
+def journal_folder(settings: Settings) -> Path:
+    """The journal folder of the monitor these settings describe."""
+    return settings.journal_dir or default_journal_dir(settings.lake)
+
+
 def silences_path(settings: Settings) -> Path:
     """The silences file of the monitor these settings describe: in its journal folder."""
-    return (settings.journal_dir or default_journal_dir(settings.lake)) / SILENCES_FILE
+    return journal_folder(settings) / SILENCES_FILE
 
 
 def parse_duration(text: str) -> int:
@@ -83,8 +90,8 @@ class Silence:
             "id": self.id,
             "books": list(self.books),
             "thresholds": None if self.thresholds is None else [str(t) for t in self.thresholds],
-            "starts_at": _iso(self.starts_at),
-            "ends_at": _iso(self.ends_at),
+            "starts_at": utc_iso(self.starts_at),
+            "ends_at": utc_iso(self.ends_at),
             "reason": self.reason,
         }
 
@@ -130,10 +137,6 @@ def new_silence(
         ends_at=now + duration_seconds,
         reason=reason.strip(),
     )
-
-
-def _iso(epoch_seconds: float) -> str:
-    return datetime.fromtimestamp(epoch_seconds, UTC).isoformat(timespec="seconds")
 
 
 def parse_silences(text: str, source: Path) -> tuple[Silence, ...]:
@@ -215,12 +218,7 @@ class SilenceStore:
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
             raise
-        # The rename itself is durable once the folder is synced.
-        folder = os.open(self.path.parent, os.O_RDONLY)
-        try:
-            os.fsync(folder)
-        finally:
-            os.close(folder)
+        fsync_dir(self.path.parent)
 
 
 class SilenceBook:

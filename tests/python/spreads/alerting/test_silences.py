@@ -17,6 +17,7 @@ from click.testing import CliRunner
 
 from ingest.cli import cli
 from ingest.settings import Settings
+from ingest.spreads.monitor.alert_state import OpenAlerts, OpenEpisode, OpenStale, save
 from ingest.spreads.monitor.silences import (
     SILENCES_FILE,
     SilenceBook,
@@ -280,3 +281,24 @@ def test_the_silence_commands_load_no_network_or_plotting_library(tmp_path: Path
         loaded = imported_by(sys.executable, *arguments, cwd=tmp_path, env=env)
         assert "ingest" in loaded
         assert not loaded & {*NOT_AT_START_UP, "requests", "yaml"}, arguments
+
+
+def test_cli_status_shows_what_the_monitor_persisted(runner: CliRunner, tmp_path: Path) -> None:
+    journal = tmp_path / "lake" / "spreads" / "_partial"
+    assert runner.invoke(cli, ["alerts", "status"]).stdout == "no open alerts\n"
+    journal.mkdir(parents=True)
+    episode = OpenEpisode("btc_mxn", Decimal("1.0"), "2026-11-29T10:00:26+00:00", Decimal("1.3"))
+    save(journal, OpenAlerts((episode,), (OpenStale("usd_mxn", int(NOW)),)))
+    result = runner.invoke(cli, ["alerts", "status"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == [
+        "btc_mxn  above 1.0 %  since 2026-11-29T10:00:26+00:00  peak 1.3 %",
+        "usd_mxn  no usable quote since 2026-11-29T10:00:00+00:00",
+    ]
+    as_json = json.loads(runner.invoke(cli, ["alerts", "status", "--json"]).stdout)
+    assert as_json["episodes"][0]["book"] == "btc_mxn"
+    assert as_json["stale"] == [{"book": "usd_mxn", "since": int(NOW)}]
+    (journal / "open_alerts.json").write_text("[")
+    damaged = runner.invoke(cli, ["alerts", "status"])
+    assert damaged.exit_code == 1
+    assert "error: " in damaged.stderr and "open_alerts.json: not JSON" in damaged.stderr
