@@ -382,7 +382,7 @@ def lake_load_command(settings: Settings, lake: str | None, target: str | None) 
     type=click.Path(file_okay=False, path_type=Path),
     default=Path("spread_report"),
     show_default=True,
-    help="Directory for spread_<book>.html and spread_<book>.png.",
+    help="Directory for index.html (every book's chart) and spread_<book>.png (for e-mail).",
 )
 @click.option("--book", "books", multiple=True, help="Book to draw; repeatable.  [default: all]")
 @click.option(
@@ -410,21 +410,22 @@ def report_command(
 ) -> None:
     """Draw each book's spread over a period, with thresholds, alert episodes and gaps.
 
-    Writes a self-contained HTML page and a PNG per book, from the spread models of the
-    warehouse (run `dbt build` first).
+    Writes one self-contained interactive page (an overview table and a chart per book) and a
+    PNG per book, from the spread models of the warehouse (run `dbt build` first).
     """
     from ingest.io.warehouse import WarehouseError
     from ingest.spreads import report
 
     settings = settings.replace(target=target)
     with failures_exit(report.ReportError, WarehouseError):
-        reports = report.build_reports(settings, output, books=books, end=end, hours=hours)
-    for book_report in reports:
+        result = report.build_reports(settings, output, books=books, end=end, hours=hours)
+    for book_report in result.books:
         click.echo(
-            f"{book_report.book}: {len(book_report.series):,} seconds, "
+            f"{book_report.book}: {book_report.summary.recorded_seconds:,} seconds, "
             f"{len(book_report.episodes)} episodes, {len(book_report.gaps)} gaps  "
-            f"{book_report.html_path}"
+            f"{book_report.png_path}"
         )
+    click.echo(f"report: {result.page_path}")
 
 
 COMMANDS = (spreads_command, lake_load_command, report_command)

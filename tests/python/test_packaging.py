@@ -16,9 +16,10 @@ import pytest
 
 from tests.python.conftest import REPO_ROOT
 
-# Modules no production command may import when it starts: plotting (only `report` draws),
-# the local Bitso and sample generator (tooling), Spark, and the S3 client (only s3:// lakes).
-NOT_AT_START_UP = ("matplotlib", "bitso_sandbox", "pyspark", "s3fs")
+# Modules no production command may import when it starts: plotting and charts (only `report`
+# draws), the local Bitso and sample generator (tooling), Spark, and the S3 client (only s3://
+# lakes).
+NOT_AT_START_UP = ("matplotlib", "plotly", "bitso_sandbox", "pyspark", "s3fs")
 PRODUCTION_COMMANDS = ("snapshots", "daily", "export", "spreads", "lake-load", "report")
 
 

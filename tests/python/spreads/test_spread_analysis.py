@@ -5,7 +5,6 @@ report. The models must equal an oracle computed here from the lake files, and t
 
 from __future__ import annotations
 
-import base64
 import csv
 import json
 from collections import defaultdict
@@ -20,7 +19,7 @@ from ingest.cli import cli
 from ingest.contracts import LAKE_WINDOW_COLUMNS, LAKE_WINDOW_PARQUET_TYPES
 from ingest.io.parquet import csv_to_parquet
 from ingest.io.warehouse import connect
-from ingest.spreads import report
+from ingest.spreads import report, report_data, report_format
 from ingest.spreads.monitor.quotes import spread_pct
 from tests.python.spreads.monitor.test_end_to_end import Server, finish, start_monitor
 
@@ -237,40 +236,49 @@ def test_spread_models_and_report_match_a_scripted_monitor_run(
     }
     assert boundaries == logged_alerts(monitor_lake)
 
-    # The report draws the same seconds and episodes.
-    reports = report.build_reports(settings, tmp_path / "report", hours=24)
-    assert [r.book for r in reports] == ["btc_mxn", "usd_mxn"]
-    for book_report in reports:
-        assert book_report.series == records[book_report.book]
+    # The report reads the same seconds, episodes, gaps and exposure ...
+    result = report.build_reports(settings, tmp_path / "report", hours=24)
+    assert [r.book for r in result.books] == ["btc_mxn", "usd_mxn"]
+    with connect(settings) as warehouse:
+        read = list(report_data.read_books(warehouse, result.period, ("btc_mxn", "usd_mxn")))
+    page = result.page_path.read_text()
+    assert result.page_path.name == "index.html"
+    for data, book_report in zip(read, result.books, strict=True):
+        book = data.book
+        assert [(row.second, row.spread_pct) for row in data.series] == records[book]
         assert {
-            (
-                book_report.book,
-                e.threshold_pct,
-                e.start,
-                e.end,
-                e.duration_seconds,
-                e.peak_spread_pct,
-            )
-            for e in book_report.episodes
-        } == {e for e in episodes if e[0] == book_report.book}
+            (book, e.threshold_pct, e.start, e.end, e.duration_seconds, e.peak_spread_pct)
+            for e in data.episodes
+        } == {e for e in episodes if e[0] == book}
         assert {
-            (book_report.book, row.threshold_pct, row.seconds_above, row.share_above)
-            for row in book_report.exposure
+            (book, row.threshold_pct, row.seconds_above, row.share_above) for row in data.exposure
         } == {
-            (b, t, above, share)
-            for b, _, t, _, _, above, share in exposure
-            if b == book_report.book
+            (b, t, above, share) for b, _, t, _, _, above, share in exposure if b == book
         }
-        assert [gap.start for gap in book_report.gaps] == [
-            start for book, start, *_ in gaps if book == book_report.book
-        ]
-        page = book_report.html_path.read_text()
-        png = book_report.png_path.read_bytes()
-        assert png.startswith(b"\x89PNG") and base64.b64encode(png).decode() in page
-        for episode in book_report.episodes:
-            assert f"<td>{episode.start:%Y-%m-%d %H:%M:%S} UTC</td>" in page
-        for row in book_report.exposure:
-            assert f"<td>{row.share_above}</td>" in page
+        assert [gap.start for gap in data.gaps] == [start for b, start, *_ in gaps if b == book]
+        assert book_report.png_path.read_bytes().startswith(b"\x89PNG")
+        # ... and its overview row says what the records say, formatted for people.
+        summary = book_report.summary
+        spreads = sorted(spread for _, spread in records[book] if spread is not None)
+        assert summary.recorded_seconds == len(records[book])
+        assert summary.median_spread_pct == percentile_cont(spreads, Decimal("0.5"))
+        assert summary.p95_spread_pct == percentile_cont(spreads, Decimal("0.95"))
+        assert summary.gap_seconds == sum(1 for _, spread in records[book] if spread is None)
+        for threshold, share in summary.share_above:
+            above = sum(1 for spread in spreads if spread > threshold)
+            assert share == Decimal(above) / len(spreads)
+            assert f"<td>{report_format.share(share)}</td>" in page
+        assert f"<td>{report_format.spread(summary.p95_spread_pct)}</td>" in page
+        for episode in data.episodes:
+            assert f"<td>{report_format.moment(episode.start)}</td>" in page
+
+
+def percentile_cont(values: list[Decimal], fraction: Decimal) -> Decimal:
+    """PERCENTILE_CONT over sorted values, as docs/spread_analysis.md states it."""
+    position = (len(values) - 1) * fraction
+    low = int(position)
+    high = min(low + 1, len(values) - 1)
+    return values[low] + (values[high] - values[low]) * (position - low)
 
 
 # lake-load on hand-written lake files.
