@@ -28,7 +28,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util import Retry
 
-from ingest.spreads.monitor.alerts import RESOLVED, AlertEvent
+from ingest.spreads.monitor.alerts import FRESH, RESOLVED, STALE, AlertEvent
 from ingest.spreads.monitor.quotes import format_decimal
 from ingest.spreads.monitor.webhooks import MAX_RETRY_AFTER_SECONDS, redact_url
 
@@ -73,42 +73,26 @@ def _rfc3339(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds")
 
 
-def _utc(epoch_seconds: float) -> datetime:
-    return datetime.fromtimestamp(epoch_seconds, UTC)
-
-
-def spread_alert(event: AlertEvent, episode_start: float, severity: str) -> ManagedAlert:
-    """The Alertmanager alert of a spread episode; `episode_start` (epoch seconds) is the
-    episode's identity, the same for its trigger, its refreshes and its resolution."""
+def managed_alert(event: AlertEvent, episode_start: float, severity: str) -> ManagedAlert:
+    """The Alertmanager alert of a spread episode (`triggered` … `resolved`) or a stale feed
+    (`stale` … `fresh`). `episode_start` (epoch seconds) is the episode's identity, the same for
+    its opening, its refreshes and its end, which sets `endsAt`."""
+    stale_feed = event.state in (STALE, FRESH)
+    labels = {"alertname": STALE_FEED_ALERTNAME if stale_feed else SPREAD_ALERTNAME}
+    labels["book"] = event.book
+    if event.threshold is not None:
+        labels["threshold"] = str(event.threshold)
+    labels["severity"] = severity
+    annotations = {"summary": event.text}
+    for name, value in (("spread", event.spread), ("bid", event.bid), ("ask", event.ask)):
+        if value is not None:
+            annotations[name] = format_decimal(value) if name == "spread" else str(value)
+    ends = event.state in (RESOLVED, FRESH)
     return ManagedAlert(
-        labels={
-            "alertname": SPREAD_ALERTNAME,
-            "book": event.book,
-            "threshold": str(event.threshold),
-            "severity": severity,
-        },
-        annotations={
-            "summary": event.text,
-            "spread": format_decimal(event.spread),
-            "bid": str(event.bid),
-            "ask": str(event.ask),
-        },
-        starts_at=_utc(episode_start),
-        ends_at=(
-            datetime.fromisoformat(event.orderbook_timestamp) if event.state == RESOLVED else None
-        ),
-    )
-
-
-def stale_feed_alert(
-    book: str, started_at: float, summary: str, severity: str, ended_at: float | None = None
-) -> ManagedAlert:
-    """The Alertmanager alert of a book whose feed went stale at `started_at`."""
-    return ManagedAlert(
-        labels={"alertname": STALE_FEED_ALERTNAME, "book": book, "severity": severity},
-        annotations={"summary": summary},
-        starts_at=_utc(started_at),
-        ends_at=None if ended_at is None else _utc(ended_at),
+        labels=labels,
+        annotations=annotations,
+        starts_at=datetime.fromtimestamp(episode_start, UTC),
+        ends_at=datetime.fromisoformat(event.orderbook_timestamp) if ends else None,
     )
 
 

@@ -4,6 +4,7 @@ resolved, and held back by an Alertmanager silence."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from datetime import UTC, datetime, timedelta
@@ -17,10 +18,9 @@ from ingest.spreads.monitor.alertmanager import (
     STALE_FEED_ALERTNAME,
     AlertmanagerSink,
     alerts_endpoint,
-    spread_alert,
-    stale_feed_alert,
+    managed_alert,
 )
-from ingest.spreads.monitor.alerts import RESOLVED, TRIGGERED, AlertEvent
+from ingest.spreads.monitor.alerts import FRESH, RESOLVED, STALE, TRIGGERED, AlertEvent
 from tests.python.spreads.alerting.conftest import RESOLVE_TIMEOUT_SECONDS
 
 EPISODE_START = 1_795_946_426.0  # 2026-11-29T10:00:26+00:00
@@ -46,9 +46,10 @@ def now_episode(book: str, state: str = TRIGGERED) -> tuple[AlertEvent, float]:
 
 
 def test_an_episode_keeps_its_labels_and_start_from_trigger_to_resolution() -> None:
-    triggered = spread_alert(event(TRIGGERED), EPISODE_START, "warning")
-    again = spread_alert(event(TRIGGERED, at="2026-11-29T10:01:26+00:00"), EPISODE_START, "warning")
-    resolved = spread_alert(
+    triggered = managed_alert(event(TRIGGERED), EPISODE_START, "warning")
+    a_minute_later = event(TRIGGERED, at="2026-11-29T10:01:26+00:00")
+    again = managed_alert(a_minute_later, EPISODE_START, "warning")
+    resolved = managed_alert(
         event(RESOLVED, at="2026-11-29T10:05:00+00:00"), EPISODE_START, "warning"
     )
     assert triggered.as_json() == {
@@ -71,18 +72,35 @@ def test_an_episode_keeps_its_labels_and_start_from_trigger_to_resolution() -> N
     assert resolved.as_json()["endsAt"] == "2026-11-29T10:05:00.000+00:00"
     # Another episode of the same book and threshold is the same alert in Alertmanager's eyes
     # (same labels), but a new start.
-    later = spread_alert(event(TRIGGERED), EPISODE_START + 600, "warning")
+    later = managed_alert(event(TRIGGERED), EPISODE_START + 600, "warning")
     assert later.as_json()["startsAt"] != triggered.as_json()["startsAt"]
 
 
-def test_a_stale_feed_alert_has_no_threshold() -> None:
-    alert = stale_feed_alert("btc_mxn", EPISODE_START, "btc_mxn: no quote for 30 s", "critical")
-    assert alert.labels == {
+def test_a_stale_feed_is_its_own_alert_without_threshold_or_prices() -> None:
+    stale = AlertEvent(
+        "btc_mxn", None, STALE, None, None, None, "2026-11-29T10:00:56+00:00", 30, "no quote"
+    )
+    fresh = dataclasses.replace(
+        stale,
+        state=FRESH,
+        spread=Decimal("0.2"),
+        bid=Decimal("100"),
+        ask=Decimal("100.2"),
+        orderbook_timestamp="2026-11-29T10:01:06+00:00",
+        quiet_seconds=40,
+        reason=None,
+    )
+    opened = managed_alert(stale, EPISODE_START, "critical")
+    assert opened.labels == {
         "alertname": STALE_FEED_ALERTNAME,
         "book": "btc_mxn",
         "severity": "critical",
     }
-    ended = stale_feed_alert("btc_mxn", EPISODE_START, "back", "critical", EPISODE_START + 40)
+    assert opened.annotations == {"summary": stale.text}
+    assert opened.ends_at is None
+    ended = managed_alert(fresh, EPISODE_START, "critical")
+    assert ended.identity == opened.identity
+    assert ended.annotations["spread"] == "0.2"
     assert ended.as_json()["endsAt"] == "2026-11-29T10:01:06.000+00:00"
 
 
@@ -95,7 +113,7 @@ def test_an_alertmanager_url_must_be_http() -> None:
 def test_failed_posts_are_retried_with_backoff(http_receiver) -> None:
     http_receiver.statuses = [503, 502]
     sink = AlertmanagerSink([http_receiver.url], backoff_factor=0.01)
-    sink.send(spread_alert(event(TRIGGERED), EPISODE_START, "warning"))
+    sink.send(managed_alert(event(TRIGGERED), EPISODE_START, "warning"))
     sink.close()
     assert http_receiver.attempts == 3
     ((posted,),) = http_receiver.bodies
@@ -107,7 +125,7 @@ def test_a_refused_post_is_not_retried_and_is_logged_with_the_reason(http_receiv
     http_receiver.statuses = [400]
     sink = AlertmanagerSink([http_receiver.url], backoff_factor=0.01)
     with caplog.at_level(logging.ERROR):
-        sink.send(spread_alert(event(TRIGGERED), EPISODE_START, "warning"))
+        sink.send(managed_alert(event(TRIGGERED), EPISODE_START, "warning"))
         sink.close()
     assert http_receiver.attempts == 1
     assert sink.failed == 1
@@ -118,7 +136,7 @@ def test_a_refused_post_is_not_retried_and_is_logged_with_the_reason(http_receiv
 def test_close_posts_everything_queued(http_receiver) -> None:
     sink = AlertmanagerSink([http_receiver.url, http_receiver.url + "/second"])
     for book in ("btc_mxn", "eth_mxn", "usd_mxn"):
-        sink.send(spread_alert(event(TRIGGERED, book), EPISODE_START, "warning"))
+        sink.send(managed_alert(event(TRIGGERED, book), EPISODE_START, "warning"))
     sink.close()
     posted = [alert["labels"]["book"] for body in http_receiver.bodies for alert in body]
     assert sorted(posted) == sorted(["btc_mxn", "eth_mxn", "usd_mxn"] * 2)
@@ -126,11 +144,11 @@ def test_close_posts_everything_queued(http_receiver) -> None:
 
 def test_open_alerts_are_refreshed_until_resolved(http_receiver) -> None:
     sink = AlertmanagerSink([http_receiver.url], refresh_seconds=0.2)
-    sink.send(spread_alert(event(TRIGGERED, "btc_mxn"), EPISODE_START, "warning"))
-    sink.send(spread_alert(event(TRIGGERED, "eth_mxn"), EPISODE_START, "warning"))
+    sink.send(managed_alert(event(TRIGGERED, "btc_mxn"), EPISODE_START, "warning"))
+    sink.send(managed_alert(event(TRIGGERED, "eth_mxn"), EPISODE_START, "warning"))
     bodies = http_receiver.wait_until(lambda bodies: len(bodies) >= 3)
     assert sorted(alert["labels"]["book"] for alert in bodies[-1]) == ["btc_mxn", "eth_mxn"]
-    sink.send(spread_alert(event(RESOLVED, "btc_mxn"), EPISODE_START, "warning"))
+    sink.send(managed_alert(event(RESOLVED, "btc_mxn"), EPISODE_START, "warning"))
     assert [alert.labels["book"] for alert in sink.open_alerts()] == ["eth_mxn"]
     resolved_at = len(http_receiver.wait_until(lambda b: any("endsAt" in a for a in b[-1])))
     later = http_receiver.wait_until(lambda bodies: len(bodies) >= resolved_at + 2)
@@ -155,7 +173,7 @@ def notified(notifications: list[dict], book: str, status: str) -> bool:
 def test_alerts_appear_in_alertmanager_with_their_labels_and_then_resolve(alertmanager) -> None:
     sink = AlertmanagerSink([alertmanager.url], refresh_seconds=0.5)
     triggered, start = now_episode("btc_mxn")
-    sink.send(spread_alert(triggered, start, "critical"))
+    sink.send(managed_alert(triggered, start, "critical"))
     listed = alertmanager.wait_for_alerts(bool, book="btc_mxn")
     assert alert_labels(listed) == [
         {
@@ -172,7 +190,7 @@ def test_alerts_appear_in_alertmanager_with_their_labels_and_then_resolve(alertm
     firing = notifications.wait_until(lambda bodies: notified(bodies, "btc_mxn", "firing"))
     assert notified(firing, "btc_mxn", "firing")
     resolved, _ = now_episode("btc_mxn", RESOLVED)
-    sink.send(spread_alert(resolved, start, "critical"))
+    sink.send(managed_alert(resolved, start, "critical"))
     assert alertmanager.wait_for_alerts(lambda alerts: not alerts, book="btc_mxn") == []
     over = notifications.wait_until(lambda bodies: notified(bodies, "btc_mxn", "resolved"))
     assert notified(over, "btc_mxn", "resolved")
@@ -197,7 +215,7 @@ def test_an_alertmanager_silence_suppresses_the_notification(alertmanager) -> No
     sink = AlertmanagerSink([alertmanager.url], refresh_seconds=0.5)
     for book in ("eth_mxn", "usd_mxn"):
         triggered, start = now_episode(book)
-        sink.send(spread_alert(triggered, start, "warning"))
+        sink.send(managed_alert(triggered, start, "warning"))
     (silenced,) = alertmanager.wait_for_alerts(bool, book="eth_mxn")
     assert silenced["status"]["state"] == "suppressed"
     assert silenced["status"]["silencedBy"] == [silence_id]
@@ -214,7 +232,7 @@ def test_an_alertmanager_silence_suppresses_the_notification(alertmanager) -> No
 def test_the_refresh_keeps_an_alert_open_past_the_resolve_timeout(alertmanager) -> None:
     sink = AlertmanagerSink([alertmanager.url], refresh_seconds=0.5)
     triggered, start = now_episode("xrp_mxn")
-    sink.send(spread_alert(triggered, start, "warning"))
+    sink.send(managed_alert(triggered, start, "warning"))
     assert alertmanager.wait_for_alerts(bool, book="xrp_mxn")
     time.sleep(RESOLVE_TIMEOUT_SECONDS + 1.5)
     assert alertmanager.alerts(book="xrp_mxn"), "the refreshed alert was resolved"
