@@ -18,6 +18,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -133,13 +134,30 @@ def test_metric_names_are_read_from_promql_without_functions_labels_or_durations
     assert metric_names(expression) == names
 
 
-def rule_expressions() -> dict[str, str]:
-    groups = yaml.safe_load(RULES_FILE.read_text())["groups"]
-    return {
-        rule.get("alert") or rule["record"]: rule["expr"]
-        for group in groups
+def rules() -> list[dict]:
+    return [
+        rule
+        for group in yaml.safe_load(RULES_FILE.read_text())["groups"]
         for rule in group["rules"]
-    }
+    ]
+
+
+def rule_expressions() -> dict[str, str]:
+    return {rule.get("alert") or rule["record"]: rule["expr"] for rule in rules()}
+
+
+# An annotation's `printf "<expression>" ... | query`, whose %q and %s are label values.
+ANNOTATION_QUERY = re.compile(r'printf\s+"((?:[^"\\]|\\.)*)"[^|}]*\|\s*query\b')
+
+
+def annotation_queries() -> dict[str, str]:
+    queries = {}
+    for rule in rules():
+        for name, text in rule.get("annotations", {}).items():
+            for number, match in enumerate(ANNOTATION_QUERY.finditer(text)):
+                expression = re.sub(r"%[qsdv]", '""', match.group(1).replace('\\"', '"'))
+                queries[f"rule {rule['alert']} {name} query {number}"] = expression
+    return queries
 
 
 def dashboard_expressions() -> dict[str, str]:
@@ -235,7 +253,7 @@ def webhook_url() -> Iterator[str]:
 def monitors(tmp_path_factory, webhook_url) -> Iterator[dict[str, str]]:
     """One `ingest spreads --metrics-port` per source, each against a local Bitso of its own:
     {source: base URL of its /metrics and /healthz}."""
-    servers, processes, urls = [], [], {}
+    servers, processes, logs, urls = [], {}, {}, {}
     environment = {key: value for key, value in os.environ.items() if not key.startswith("BITSO_")}
     try:
         for source in SOURCES:
@@ -244,7 +262,6 @@ def monitors(tmp_path_factory, webhook_url) -> Iterator[dict[str, str]]:
             servers.append(server)
             port = free_port()
             folder = tmp_path_factory.mktemp(f"monitor-{source}")
-            log = (folder / "monitor.log").open("w")
             # --duration: the monitor ends by itself even if this test run is killed.
             command = [
                 str(BIN_DIR / "ingest"), "spreads", "--source", source, "--books", BOOKS,
@@ -252,25 +269,31 @@ def monitors(tmp_path_factory, webhook_url) -> Iterator[dict[str, str]]:
                 "--lake", str(folder / "lake"), "--webhook", webhook_url,
                 "--metrics-port", str(port), "--duration", "600",
             ]  # fmt: skip
-            process = subprocess.Popen(
-                command, cwd=REPO_ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT
-            )
-            processes.append(process)
+            logs[source] = folder / "monitor.log"
+            with logs[source].open("w") as log:
+                processes[source] = subprocess.Popen(
+                    command, cwd=REPO_ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT
+                )
             urls[source] = f"http://127.0.0.1:{port}"
 
-        def healthy(url: str) -> bool:
+        def healthy(source: str) -> bool:
+            process = processes[source]
+            if process.poll() is not None:
+                pytest.fail(
+                    f"the {source} monitor exited with {process.returncode}: {logs[source]}"
+                )
             try:
-                return requests.get(f"{url}/healthz", timeout=2).status_code == 200
+                return requests.get(f"{urls[source]}/healthz", timeout=2).status_code == 200
             except requests.ConnectionError:
                 return False
 
-        for source, url in urls.items():
-            wait_for(lambda url=url: healthy(url), 30, f"the {source} monitor's /healthz")
+        for source in SOURCES:
+            wait_for(partial(healthy, source), 30, f"the {source} monitor's /healthz")
         yield urls
     finally:
-        for process in processes:
+        for process in processes.values():
             process.terminate()
-        for process in processes:
+        for process in processes.values():
             try:
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:
@@ -305,7 +328,11 @@ def exported(monitors) -> set[str]:
 
 def test_every_rule_and_dashboard_query_names_a_series_a_live_monitor_exports(exported):
     assert any(name.startswith("bitso_monitor_") for name in exported)
-    queries = {**{f"rule {n}": e for n, e in rule_expressions().items()}, **dashboard_expressions()}
+    queries = {
+        **{f"rule {name}": expression for name, expression in rule_expressions().items()},
+        **annotation_queries(),
+        **dashboard_expressions(),
+    }
     unknown = {
         where: sorted(names - exported - PROMETHEUS_OWN_SERIES)
         for where, expression in queries.items()
