@@ -35,11 +35,11 @@ class SystemClock:
         return time.monotonic()
 
     def sleep_until(self, deadline: float, stop: threading.Event) -> bool:
-        offset = time.time() - time.monotonic()
+        offset = self.time() - self.monotonic()
         # Re-read the clock after each wake-up: Event.wait may return early or late.
-        while (remaining := deadline - time.time()) > 0:
+        while (remaining := deadline - self.time()) > 0:
             if stop.wait(remaining):
                 return False
-            if time.time() - time.monotonic() < offset - STEP_TOLERANCE:
+            if self.time() - self.monotonic() < offset - STEP_TOLERANCE:
                 break
         return not stop.is_set()

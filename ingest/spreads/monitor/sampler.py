@@ -117,33 +117,31 @@ class Sampler:
         last = self._last
         while last is None or self._next_second <= last:
             next_second = self._next_second
+            # A step since the last wake-up (while the second was being written) counts too.
+            before = self._clock_step(self.clock.time())
+            if before < 0:
+                self._stepped_back(before, next_second, self.clock.time())
             if not self.clock.sleep_until(next_second, stop):
                 return
             now = self.clock.time()
-            step = self._clock_step(now)
+            during = self._clock_step(now)
             if now < next_second:
-                if step < 0:
-                    log.warning(
-                        "the wall clock stepped back %.1f s: the seconds up to %s were recorded "
-                        "already and are not recorded again; recording resumes at %s, in %.0f s",
-                        -step,
-                        utc_iso(next_second - 1),
-                        utc_iso(next_second),
-                        next_second - now,
-                    )
+                # Woken early by a step back: the deadline is further away on the new clock.
+                if during < 0:
+                    self._stepped_back(during, next_second, now)
                 continue
             current = max(next_second, math.floor(now))
             if last is not None:
                 current = min(current, last)
+            forward = max(before, 0.0) + max(during, 0.0)
+            if forward:
+                log.warning(
+                    "the wall clock stepped forward %.1f s: %d seconds skipped, recorded as gaps",
+                    forward,
+                    current - next_second,
+                )
             if current > next_second:
-                reason = clock_stepped_forward(step) if step > 0 else MISSED_SECOND
-                if step > 0:
-                    log.warning(
-                        "the wall clock stepped forward %.1f s: %d seconds skipped,"
-                        " recorded as gaps",
-                        step,
-                        current - next_second,
-                    )
+                reason = clock_stepped_forward(forward) if forward else MISSED_SECOND
                 emit_missed(
                     [(missed, self.gaps(missed, reason)) for missed in range(next_second, current)],
                     now,
@@ -151,6 +149,17 @@ class Sampler:
                 self._next_second = current
             emit(current, self.sample(current, now), now - current)
             self._next_second = current + 1
+
+    @staticmethod
+    def _stepped_back(step: float, next_second: int, now: float) -> None:
+        log.warning(
+            "the wall clock stepped back %.1f s: the seconds up to %s were recorded already and "
+            "are not recorded again; recording resumes at %s, in %.0f s",
+            -step,
+            utc_iso(next_second - 1),
+            utc_iso(next_second),
+            max(0.0, next_second - now),
+        )
 
     def _clock_step(self, now: float) -> float:
         """How far the wall clock jumped against the monotonic clock since the last reading (0
