@@ -1,75 +1,128 @@
-"""`ingest spreads` against a hostile `ingest serve-bitso`: every REST fault class of the local
-server against a REST monitor, and every WebSocket one against two WebSocket monitors (top of
-book and full books), all at once on one server. Each monitor stays alive, prints no traceback,
-and records fresh quotes again within seconds of each fault's end."""
+"""`ingest spreads` against a hostile `ingest serve-bitso`, as subprocesses: every REST fault
+class of the local server against a REST monitor, and every WebSocket one (some while the REST
+API fails too, as the stream needs it for first quotes and snapshots) against a top-of-book and
+a full-book WebSocket monitor. Two scripted servers cycle through their fault windows at the
+same time. Each monitor stays alive, prints no traceback, and records fresh quotes again within
+seconds of each fault's end."""
 
 from __future__ import annotations
 
 import time
+from datetime import datetime
 
 from . import test_end_to_end
 from .test_end_to_end import finish, lake_rows, start_monitor
 
 server_factory = test_end_to_end.server_factory
 
-# (start, length) in seconds after the server started; monitors start about a second later.
+BOOKS = ("btc_mxn", "usd_mxn")
+# Both books change every second, so a live feed gives a new quote every second; a cycle of
+# three, so a book's state two seconds on always differs (the silent-book check compares).
+MOVING = [{"at": 0, "spread": "0.05"}, {"at": 1, "spread": "0.06"}, {"at": 2, "spread": "0.07"}]
+
+# (fault, start, length[, extra]) in seconds after the server started; monitors start about a
+# second later. Each window is followed by a few clean seconds.
 REST_FAULTS = [
     ("truncated", 6, 1.5),
-    ("reset", 11, 1.5),
-    ("redirect_loop", 16, 1.5),
-    ("bad_encoding", 21, 1.5),
-    ("retry_after_date", 26, 2),
-    ("hostile_json", 31, 4),
+    ("reset", 10, 1.5),
+    ("redirect_loop", 14, 1.5),
+    ("bad_encoding", 18, 1.5),
+    ("retry_after_date", 22, 2),
+    ("http_500", 27, 1.5),
+    ("http_503", 31, 1.5),
+    ("html", 35, 1.5),
+    ("success_false", 39, 1.5),
+    ("rate_limit_429", 43, 2),
+    ("slow", 48, 2, {"delay": 4}),
+    ("down", 54, 1.5),
+    ("hostile_json", 59, 4),
 ]
-WS_FAULTS = [
-    ("ws_hostile_frames", 8, 1),
-    ("ws_bad_frames", 13, 1),
-    ("ws_sequence_repeat", 18, 4),
+REST_DURATION = 70
+# Faults that only send frames to skip: not a single gap while they last.
+WS_SKIPPED = [
+    ("ws_hostile_frames", 6, 1),
+    ("ws_bad_frames", 10, 1),
+    ("ws_sequence_repeat", 14, 3),
 ]
-# A fault is over once the first non-gap record comes this many seconds after its end at most.
-RECOVERY_SECONDS = 8
-DURATION = 40
+# Faults that cost the stream (a resync, a reconnection) while REST fails as well.
+WS_DISRUPTIVE = [
+    ("ws_sequence_gap", 20, 1.5),
+    ("ws_drop", 27, 2),
+    ("ws_silence", 34, 4),
+    ("ws_book_silence", 42, 5, {"book": "btc_mxn"}),
+]
+WS_REST_FAULTS = [("http_503", 19.5, 3), ("truncated", 27, 3.5)]
+WS_DURATION = 55
+# The first fresh record of a book comes at most this many seconds after a fault's end.
+RECOVERY_SECONDS = 6
+# A record is fresh when it is no gap and its quote was at most this old when sampled.
+FRESH_QUOTE_MS = 2500
 
 
 def epoch(row: dict) -> int:
-    from datetime import datetime
-
     return int(datetime.fromisoformat(row["orderbook_timestamp"]).timestamp())
 
 
-def test_every_fault_class_is_survived_by_both_sources_end_to_end(server_factory, tmp_path):
-    moving = [{"at": 0, "spread": "0.05"}, {"at": 1, "spread": "0.06"}]
-    script = {
-        "repeat_every": 2,
-        "books": {"btc_mxn": moving, "usd_mxn": moving},
+def script(faults: list[tuple]) -> dict:
+    return {
+        "repeat_every": 3,
+        "books": dict.fromkeys(BOOKS, MOVING),
         "faults": [
-            {"at": at, "for": length, "fault": kind} for kind, at, length in REST_FAULTS + WS_FAULTS
+            {"at": at, "for": length, "fault": kind, **(extra[0] if extra else {})}
+            for kind, at, length, *extra in faults
         ],
     }
-    server = server_factory(script)
-    started = time.time() - (time.monotonic() - server.started)
-    common = ("--duration", str(DURATION), "--window", "60", "--request-budget", "60")
+
+
+def started_at(server) -> float:
+    """The server's start in epoch seconds (its script counts from there)."""
+    return time.time() - (time.monotonic() - server.started)
+
+
+def is_fresh(row: dict) -> bool:
+    return row["is_gap"] == "false" and int(row["quote_age_ms"]) <= FRESH_QUOTE_MS
+
+
+def assert_fresh_after(rows: list[dict], started: float, faults: list[tuple], monitor: str):
+    for kind, at, length, *_ in faults:
+        end = started + at + length
+        for book in BOOKS:
+            fresh = [
+                row
+                for row in rows
+                if row["book"] == book
+                and is_fresh(row)
+                and end < epoch(row) <= end + RECOVERY_SECONDS
+            ]
+            assert fresh, (
+                f"{monitor}: no fresh {book} quote within {RECOVERY_SECONDS} s after {kind}"
+            )
+
+
+def test_every_fault_class_is_survived_by_both_sources_end_to_end(server_factory, tmp_path):
+    rest_server = server_factory(script(REST_FAULTS))
+    ws_server = server_factory(script(WS_SKIPPED + WS_DISRUPTIVE + WS_REST_FAULTS))
+    rest_started, ws_started = started_at(rest_server), started_at(ws_server)
+    ws_args = ("--ws-timeout", "2", "--book-timeout", "2", "--duration", str(WS_DURATION))
+    common = ("--window", "60", "--request-budget", "60")
     monitors = {
-        "rest": start_monitor(tmp_path / "rest", server, "--source", "rest", *common),
-        "top": start_monitor(tmp_path / "top", server, *common),
-        "book": start_monitor(tmp_path / "book", server, "--depth", "book", *common),
+        "rest": start_monitor(
+            tmp_path / "rest",
+            rest_server,
+            *("--source", "rest", "--duration", str(REST_DURATION), *common),
+        ),
+        "top": start_monitor(tmp_path / "top", ws_server, *ws_args, *common),
+        "book": start_monitor(tmp_path / "book", ws_server, "--depth", "book", *ws_args, *common),
     }
-    outputs = {name: finish(process, timeout=DURATION + 60) for name, process in monitors.items()}
+    # finish() asserts the exit status 0: each monitor lived to the end of its --duration.
+    outputs = {
+        name: finish(process, timeout=REST_DURATION + 60) for name, process in monitors.items()
+    }
     for name, (_out, err) in outputs.items():
         assert "Traceback" not in err, (name, err)
 
     rest_rows = lake_rows(tmp_path / "rest")
-    for kind, at, length in REST_FAULTS:
-        end = started + at + length
-        for book in ("btc_mxn", "usd_mxn"):
-            fresh = [
-                row
-                for row in rest_rows
-                if row["book"] == book
-                and row["is_gap"] == "false"
-                and end < epoch(row) <= end + RECOVERY_SECONDS
-            ]
-            assert fresh, f"no fresh {book} quote within {RECOVERY_SECONDS} s after {kind}"
+    assert_fresh_after(rest_rows, rest_started, REST_FAULTS, "rest")
     rest_err = outputs["rest"][1]
     for marker in (
         "ChunkedEncodingError",
@@ -77,6 +130,11 @@ def test_every_fault_class_is_survived_by_both_sources_end_to_end(server_factory
         "TooManyRedirects",
         "ContentDecodingError",
         "HTTP 429",
+        "HTTP 500 server error",
+        "HTTP 503 server error",
+        "HTTP 403 body is not JSON",
+        "success is not true",
+        "no reply within",
     ):
         assert marker in rest_err, marker
     gap_reasons = {row["gap_reason"] for row in rest_rows if row["is_gap"] == "true"}
@@ -84,9 +142,19 @@ def test_every_fault_class_is_survived_by_both_sources_end_to_end(server_factory
 
     for name in ("top", "book"):
         rows = lake_rows(tmp_path / name)
-        # Bad frames are skipped without touching quotes: not a single gap in the run.
-        assert rows and all(row["is_gap"] == "false" for row in rows), name
+        assert_fresh_after(rows, ws_started, WS_SKIPPED + WS_DISRUPTIVE, name)
+        # Skipped frames touch no quote: no gap while a skipping fault lasts, nor just after.
+        for kind, at, length in WS_SKIPPED:
+            start, end = ws_started + at, ws_started + at + length + 2
+            gaps = [row for row in rows if row["is_gap"] == "true" and start <= epoch(row) <= end]
+            assert not gaps, (name, kind, [(row["book"], row["gap_reason"]) for row in gaps])
         err = outputs[name][1]
         assert "skipped a frame that is not JSON" in err
         assert "skipped a JSON frame that is not an object" in err
+        # The stream was replaced for the silence, and for btc_mxn's silence alone.
+        assert "no frame for" in err, name
+        assert "btc_mxn sent no frame for" in err, name
+        assert "usd_mxn sent no frame for" not in err, name
     assert "a repeat or regression" in outputs["book"][1]
+    assert "fetching a new snapshot" in outputs["book"][1]
+    assert "no usable snapshot" in outputs["book"][1]
