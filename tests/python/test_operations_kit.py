@@ -358,6 +358,19 @@ def test_the_dashboard_covers_spreads_quote_age_gaps_alerts_sources_and_the_budg
         assert name in used, name
 
 
+def test_the_dashboard_panels_have_unique_ids_and_tile_the_grid_without_overlapping():
+    panels = json.loads(DASHBOARD_FILE.read_text())["panels"]
+    taken: dict[tuple[int, int], str] = {}
+    for panel in panels:
+        grid = panel["gridPos"]
+        assert grid["x"] >= 0 and grid["x"] + grid["w"] <= 24, panel["title"]
+        for x in range(grid["x"], grid["x"] + grid["w"]):
+            for y in range(grid["y"], grid["y"] + grid["h"]):
+                assert (x, y) not in taken, f"{panel['title']!r} overlaps {taken[x, y]!r}"
+                taken[x, y] = panel["title"]
+    assert len({panel["id"] for panel in panels}) == len(panels)
+
+
 def test_the_compose_healthcheck_passes_on_a_live_monitor(monitors):
     test = yaml.safe_load(COMPOSE_FILE.read_text())["services"]["monitor"]["healthcheck"]["test"]
     assert test[:3] == ["CMD", "python", "-c"]
