@@ -257,7 +257,7 @@ def monitors(tmp_path_factory, webhook_url) -> Iterator[dict[str, str]]:
     environment = {key: value for key, value in os.environ.items() if not key.startswith("BITSO_")}
     try:
         for source in SOURCES:
-            server = LocalBitso(SimulatedExchange(default_listings(), None, activity=2.0))
+            server = LocalBitso(SimulatedExchange(default_listings(), None, activity=1.0))
             server.start()
             servers.append(server)
             port = free_port()
