@@ -8,7 +8,7 @@ import dataclasses
 import logging
 import math
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Protocol
@@ -183,7 +183,7 @@ class AlertDispatcher:
             open_alerts,
         )
 
-    def _guarded(self, lost: str, action, *args: object) -> None:
+    def _guarded(self, lost: str, action: Callable[..., object], *args: object) -> None:
         """The writer's boundary: whatever fails, the next alert is written as usual."""
         try:
             action(*args)
