@@ -5,24 +5,26 @@
 with
 
 -- Imported twice, so that PostgreSQL inlines each CTE: one read twice would be materialized,
--- leaving the indexes on id_text and load_id unused.
+-- leaving the indexes on id and load_id unused.
 record_versions as (
     select * from {{ versions }}
 ),
 
 record_loads as (
-    select id_text, load_id from {{ versions }}
+    select id, load_id from {{ versions }}
 ),
 
 -- Each record with a version in a newer load (every record in a full build), with the newest
--- load that delivered it. A version without an id cannot be matched to its record.
+-- load that delivered it. Records match by their integer id, so a record delivered again with
+-- its id spelled otherwise (`01000`) touches its old day too; a version without an integer id
+-- never reaches the facts.
 touched_records as (
     select
-        id_text,
+        id,
         max(load_id) as last_load_id
     from record_loads
     where
-        id_text is not null
+        id is not null
     {% if is_incremental() %}
         and load_id > {{ processed_load_id('last_load_id') }}
     {% endif %}
@@ -36,7 +38,7 @@ touched_days as (
         {{ utc_date('record_versions.event_timestamp') }} as touched_date,
         max(touched_records.last_load_id) as last_load_id
     from record_versions
-    inner join touched_records on record_versions.id_text = touched_records.id_text
+    inner join touched_records on record_versions.id = touched_records.id
     where record_versions.event_timestamp is not null
     group by 1
 ),

@@ -20,6 +20,7 @@ from ingest.contracts import (
     WITHDRAWALS_SNAPSHOT,
 )
 from ingest.io.warehouse import connect
+from tests.python.snapshot_files import DEPOSITS, write_snapshot_dir
 
 pytestmark = pytest.mark.dbt
 
@@ -199,3 +200,39 @@ def test_a_failing_build_stops_the_day_before_the_export(warehouse_env, dbt_env,
     assert "step 'build' failed" in result.stderr
     assert "nothing was exported" in result.stderr
     assert not (tmp_path / "lake" / "batch_output").exists()
+
+
+def test_a_record_redelivered_with_its_id_spelled_otherwise_recomputes_its_old_day(
+    settings, run_dbt, tmp_path
+):
+    # Deposit 1001 of 10 January comes back in the next day's delta as `01001`, moved to the
+    # 15th: the 10th must lose it in an incremental run as in a full refresh.
+    snapshots.load_snapshots(
+        settings,
+        snapshots.resolve_files(write_snapshot_dir(tmp_path / "day1")),
+        snapshot_date=date(2026, 11, 29),
+    )
+    run_dbt("build", "--exclude-resource-type", "unit_test")
+    moved = DEPOSITS.splitlines()[1].replace("1001,2020-01-10", "01001,2020-01-15")
+    delta = write_snapshot_dir(
+        tmp_path / "day2", deposit_sample_data=f"{DEPOSITS_SNAPSHOT.header}\n{moved}\n"
+    )
+    snapshots.load_snapshots(
+        settings, snapshots.resolve_files(delta), snapshot_date=date(2026, 11, 30), kind="delta"
+    )
+    run_dbt("build", "--exclude-resource-type", "unit_test")
+    incremental = warehouse_contents(settings)
+
+    with connect(settings) as warehouse:
+        deposit_days = warehouse.execute(
+            "select event_date, count(*) from core.fct_deposits group by 1 order by 1"
+        )
+    # Deposit 1000 alone is left on the 10th; 1001 is on the 15th, once.
+    assert [(day.isoformat(), count) for day, count in deposit_days] == [
+        ("2020-01-10", 1),
+        ("2020-01-15", 1),
+        ("2020-08-05", 1),
+        ("2021-11-11", 1),
+    ]
+    run_dbt("build", "--exclude-resource-type", "unit_test", "--full-refresh")
+    assert warehouse_contents(settings) == incremental
