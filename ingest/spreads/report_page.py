@@ -345,8 +345,9 @@ def page(period: Period, summaries: list[BookSummary], charts: list[BookChart]) 
 <title>{title}, {html.escape(span)}</title>
 <style>
 body {{ font-family: system-ui, sans-serif; margin: 1.5em 2em; color: #222; }}
-table {{ border-collapse: collapse; margin-bottom: 1.5em; font-variant-numeric: tabular-nums; }}
-th, td {{ border: 1px solid #ddd; padding: 0.25em 0.6em; text-align: right; white-space: nowrap; }}
+table {{ border-collapse: collapse; margin-bottom: 1.5em; font-variant-numeric: tabular-nums;
+        font-size: 0.9em; }}
+th, td {{ border: 1px solid #ddd; padding: 0.2em 0.45em; text-align: right; white-space: nowrap; }}
 th {{ background: #f3f3f3; white-space: normal; }}
 td:first-child, th:first-child {{ text-align: left; }}
 section {{ margin-bottom: 2em; }}
@@ -374,7 +375,7 @@ def _overview(period: Period, summaries: list[BookSummary]) -> str:
         *(f"above {report_format.threshold(threshold)}" for threshold in period.thresholds),
         "episodes",
         "gap time",
-        "last quote (bid / ask)",
+        "last bid / ask",
         "at",
     ]
     head = "".join(f"<th>{html.escape(header)}</th>" for header in headers)

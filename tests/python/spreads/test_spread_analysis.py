@@ -252,9 +252,7 @@ def test_spread_models_and_report_match_a_scripted_monitor_run(
         } == {e for e in episodes if e[0] == book}
         assert {
             (book, row.threshold_pct, row.seconds_above, row.share_above) for row in data.exposure
-        } == {
-            (b, t, above, share) for b, _, t, _, _, above, share in exposure if b == book
-        }
+        } == {(b, t, above, share) for b, _, t, _, _, above, share in exposure if b == book}
         assert [gap.start for gap in data.gaps] == [start for b, start, *_ in gaps if b == book]
         assert book_report.png_path.read_bytes().startswith(b"\x89PNG")
         # ... and its overview row says what the records say, formatted for people.
