@@ -118,8 +118,9 @@
 
 
 {#- Each snapshot table with its versions model, its latest-version model and its typed columns,
-    each with what its text was expected to be: the one list the data-quality model and the
-    rejection budget read. -#}
+    each with what its text was expected to be: the list the data-quality models and the
+    rejection budget read. The snapshot contracts in ingest/contracts.py define it (the loader's
+    data-quality summary reads them); tests/python/test_contracts.py keeps this copy equal. -#}
 {% macro snapshot_typed_columns() -%}
     {{ return([
         ('deposits', 'stg_bitso_db__deposit_versions', 'stg_bitso_db__deposits', [
