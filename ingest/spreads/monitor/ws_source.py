@@ -160,7 +160,10 @@ class WsSource:
         return self.problems.total
 
     def disconnected_seconds(self) -> float:
-        return sum(resumed - lost for lost, resumed in self.outages)
+        """Seconds without a usable stream so far, the outage going on included."""
+        down_since = self._down_since
+        ongoing = 0.0 if down_since is None else max(0.0, self.clock.time() - down_since)
+        return sum(resumed - lost for lost, resumed in self.outages) + ongoing
 
     def traffic_report(self) -> str:
         """What the stream did, for the run's summary line."""
@@ -185,8 +188,11 @@ class WsSource:
             if self._down_since is None:
                 self._down_since = self.clock.time()
             raise
-        if self._down_since is not None:
+        if self._down_since is not None and stop.is_set():
+            # Stopped while down: the outage ends here. A stream that ended by itself is still
+            # down; the restarted source closes the outage when it streams again.
             self.outages.append((self._down_since, self.clock.time()))
+            self._down_since = None
         if self._fallback is not None:
             rest, fallback_stop, _ = self._fallback
             fallback_stop.set()

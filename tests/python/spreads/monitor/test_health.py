@@ -127,3 +127,35 @@ def test_the_metrics_port_is_checked_and_named_in_help():
     assert "BITSO_METRICS_PORT" in help_text and "BITSO_METRICS_HOST" in help_text
     result = runner.invoke(cli, ["spreads", "--metrics-port", "http"], env={"BITSO_WEBHOOKS": ""})
     assert result.exit_code == 2 and "BITSO_METRICS_PORT must be a port number" in result.output
+
+
+def test_a_failing_source_turns_health_unhealthy_after_stale_after_but_a_market_gap_does_not(
+    clock,
+):
+    from ingest.spreads.monitor.health import RunState
+    from ingest.spreads.monitor.records import SpreadRecord
+
+    state = RunState(("btc_mxn", "usd_mxn"), stale_after=5.0, clock=clock)
+
+    def second(btc_gap: str | None, usd_gap: str | None) -> tuple[bool, dict]:
+        clock.now += 1
+        records = [
+            SpreadRecord(int(clock.now), book, "rest", gap_reason=gap)
+            if gap
+            else SpreadRecord(int(clock.now), book, "rest", Decimal(99), Decimal(100), Decimal(1))
+            for book, gap in (("btc_mxn", btc_gap), ("usd_mxn", usd_gap))
+        ]
+        state.on_second(records, 0.0)
+        return state.health()
+
+    assert second(None, None)[0]
+    failing = "HTTP 503 server error"
+    for _ in range(5):  # a gap with a known cause, younger than stale_after: still healthy
+        healthy, body = second(failing, "empty book (no bid)")
+        assert healthy, body
+        assert body["books"]["btc_mxn"] == f"gap: {failing}"
+    healthy, body = second(failing, "empty book (no bid)")
+    assert not healthy and body["status"] == "unhealthy"
+    assert body["reasons"] == [f"btc_mxn: no usable quote for 6 s (limit 5 s): {failing}"]
+    # The first fresh second makes it healthy again; an empty book never made it blind.
+    assert second(None, "empty book (no bid)")[0]
