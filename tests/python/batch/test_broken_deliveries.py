@@ -24,15 +24,6 @@ DAY_ONE = date(2026, 11, 29)
 DAY_TWO = date(2026, 11, 30)
 
 
-@pytest.fixture
-def daily_env(warehouse_env, dbt_profiles_dir, tmp_path, monkeypatch):
-    monkeypatch.setenv("BITSO_SNAPSHOT_ROOT", str(tmp_path / "snapshots"))
-    monkeypatch.setenv("DBT_PROFILES_DIR", str(dbt_profiles_dir))
-    monkeypatch.setenv("DBT_TARGET_PATH", str(tmp_path / "dbt-target"))
-    monkeypatch.setenv("DBT_LOG_PATH", str(tmp_path / "dbt-logs"))
-    return tmp_path / "snapshots"
-
-
 def run_daily(day: date, *args: str):
     return CliRunner().invoke(
         cli, ["daily", "--date", day.isoformat(), *args], env=dict(os.environ)

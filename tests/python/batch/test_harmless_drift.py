@@ -4,13 +4,18 @@ headers in another letter case. The damaged files are built from the generated s
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from bitso_sandbox import sample
 from ingest.batch import snapshots
+from ingest.cli import cli
 from ingest.contracts import DEPOSITS_SNAPSHOT, EVENTS_SNAPSHOT, WITHDRAWALS_SNAPSHOT
 from ingest.io.warehouse import connect
 
@@ -117,3 +122,25 @@ def test_harmless_drift_loads_every_row_typed_with_duplicates_reported(settings,
     assert deposit_ids == expected["deposit_ids"]
     padded_id, rows = expected["padded"]
     assert duplicates == [("deposits", padded_id, raw_id, file_row) for raw_id, file_row in rows]
+
+
+def test_ids_spelled_otherwise_the_next_day_are_neither_new_changed_nor_missing(daily_env):
+    first_day = daily_env / "2026-11-29"
+    sample.generate_sample(first_day, deposits=1000, seed=3)
+    second_day = daily_env / "2026-11-30"
+    shutil.copytree(first_day, second_day)
+    deposits_file = second_day / DEPOSITS_SNAPSHOT.default_file
+    header, deposits = read(deposits_file)
+    spellings = ("0{}", "+{}", " {}", "{}")
+    for number, row in enumerate(deposits):
+        row[0] = spellings[number % len(spellings)].format(row[0])
+    write(deposits_file, header, deposits)
+
+    for day in ("2026-11-29", "2026-11-30"):
+        result = CliRunner().invoke(cli, ["daily", "--date", day, "--json"], env=dict(os.environ))
+        assert result.exit_code == 0, result.output
+    (summary,) = json.loads(result.stdout)["days"]
+
+    quality = next(table for table in summary["quality"] if table["table"] == "deposits")
+    assert (quality["status"], quality["rows_loaded"]) == ("loaded", 1000)
+    assert (quality["ids_new"], quality["ids_changed"], quality["ids_missing"]) == (0, 0, 0)
