@@ -37,8 +37,12 @@ FULL_RESOLUTION = timedelta(hours=1)
 # A period up to a day has a min/max bucket per minute; a longer one merges minutes so that it
 # still has about 1,440 buckets.
 BUCKETS = 1440
+# Episodes listed under a chart: a flapping spread can have thousands in a day.
+LISTED_EPISODES = 50
 THRESHOLD_COLOURS = ("#d62728", "#ff7f0e", "#bcbd22", "#9467bd", "#8c564b")
 SPREAD_COLOUR = "#1f77b4"
+BAND_COLOUR = "#9ecae1"
+GAP_COLOUR = "#7f7f7f"
 # A number as drawn (None breaks a line).
 Drawn = float | int | None
 CHART_CONFIG = {"displaylogo": False, "responsive": True, "scrollZoom": True}
@@ -70,23 +74,13 @@ def figure(data: BookData) -> go.Figure:
     period = data.period
     detail_from = max(period.start, period.end - FULL_RESOLUTION)
     drawing = go.Figure()
+    # The grids the data sits on: each minute (or wider bucket) before the last hour, and every
+    # second of it.
+    grids = [_second_grid(detail_from, period.end)]
     if detail_from > period.start:
-        _add_band(drawing, _band(data.minutes, period))
-    detail = _seconds(data.series, detail_from, period.end)
-    drawing.add_trace(
-        go.Scatter(
-            name="spread, every second" if detail_from > period.start else "spread",
-            x0=detail.x0,
-            dx=detail.dx,
-            y=detail.values,
-            customdata=detail.quotes,
-            mode="lines",
-            line={"shape": "hv", "width": 1.2, "color": SPREAD_COLOUR},
-            hovertemplate="%{x|%Y-%m-%d %H:%M:%S} UTC<br>bid %{customdata[0]}"
-            "<br>ask %{customdata[1]}<br>spread %{y:.4r} %<extra></extra>",
-        )
-    )
-    top = _top(data)
+        grids.insert(0, _bucket_grid(period))
+        _add_band(drawing, grids[0], data.minutes)
+    _add_spread(drawing, grids[-1], data.series, named_by_second=len(grids) == 2)
     for number, threshold in enumerate(sorted(period.thresholds, reverse=True)):
         colour = THRESHOLD_COLOURS[number % len(THRESHOLD_COLOURS)]
         label = report_format.threshold(threshold)
@@ -101,39 +95,15 @@ def figure(data: BookData) -> go.Figure:
                 hovertemplate=f"threshold {label}<extra></extra>",
             )
         )
-        episodes = [episode for episode in data.episodes if episode.threshold_pct == threshold]
-        if episodes:
-            drawing.add_trace(
-                _spans(
-                    f"above {label}",
-                    [(episode.start, episode.until) for episode in episodes],
-                    top,
-                    colour,
-                    opacity=0.15,
-                    legendgroup=label,
-                )
-            )
+        episodes = [
+            (episode.start, episode.until)
+            for episode in data.episodes
+            if episode.threshold_pct == threshold
+        ]
+        _add_shading(drawing, grids, episodes, f"above {label}", colour, opacity=0.15)
     for kind in sorted({gap.kind for gap in data.gaps}):
-        gaps = [gap for gap in data.gaps if gap.kind == kind]
-        spans = [(gap.start, gap.end + ONE_SECOND) for gap in gaps]
-        drawing.add_trace(_spans(kind, spans, top, "#7f7f7f", opacity=0.35, legendgroup=kind))
-        # A gap of a few seconds is thinner than a pixel on a day: a marker keeps it visible.
-        drawing.add_trace(
-            go.Scatter(
-                name=kind,
-                legendgroup=kind,
-                showlegend=False,
-                x=[_ms(gap.start) for gap in gaps],
-                y=[0] * len(gaps),
-                customdata=[
-                    (report_format.moment(gap.end), gap.seconds, gap.reason or "") for gap in gaps
-                ],
-                mode="markers",
-                marker={"symbol": "triangle-up", "size": 9, "color": "#555"},
-                hovertemplate=f"{html.escape(kind)} from %{{x|%Y-%m-%d %H:%M:%S}} UTC"
-                "<br>to %{customdata[0]} (%{customdata[1]} s)<br>%{customdata[2]}<extra></extra>",
-            )
-        )
+        gaps = [(gap.start, gap.end + ONE_SECOND) for gap in data.gaps if gap.kind == kind]
+        _add_shading(drawing, grids, gaps, kind, GAP_COLOUR, opacity=0.45)
     drawing.update_layout(
         height=380,
         margin={"l": 60, "r": 20, "t": 30, "b": 40},
@@ -148,17 +118,20 @@ def figure(data: BookData) -> go.Figure:
             "gridcolor": "#eee",
         },
         yaxis={
-            "range": [0, top],
+            "range": [0, _top(data)],
             "title": {"text": "spread (% of ask)"},
             "ticksuffix": " %",
             "gridcolor": "#eee",
-            "rangemode": "tozero",
         },
+        # The shading's own axis: 1 fills the chart's height, whatever the zoom.
+        yaxis2={"overlaying": "y", "range": [0, 1], "visible": False, "fixedrange": True},
     )
     return drawing
 
 
 def _episodes(data: BookData) -> str:
+    """The table of the book's latest episodes (all of them are in rpt_spread_alert_episodes)."""
+    listed = data.episodes[-LISTED_EPISODES:]
     rows = "".join(
         "<tr>"
         + "".join(
@@ -174,10 +147,13 @@ def _episodes(data: BookData) -> str:
             )
         )
         + "</tr>"
-        for episode in data.episodes
+        for episode in listed
     )
+    summary = f"{len(data.episodes)} alert episodes"
+    if len(listed) < len(data.episodes):
+        summary += f", the latest {len(listed)} listed (all in spreads.rpt_spread_alert_episodes)"
     return (
-        f"<details><summary>{len(data.episodes)} alert episodes</summary><table><thead><tr>"
+        f"<details><summary>{summary}</summary><table><thead><tr>"
         "<th>threshold</th><th>start</th><th>end</th><th>duration</th><th>peak spread</th>"
         f"</tr></thead><tbody>{rows}</tbody></table></details>"
     )
@@ -185,117 +161,151 @@ def _episodes(data: BookData) -> str:
 
 @dataclasses.dataclass(frozen=True)
 class Grid:
-    """Values on a regular time grid (plotly's x0 and dx), so that the page carries no x
-    values at all; a step without data is None, which breaks the line."""
+    """A regular time grid (plotly's x0 and dx), so that the page carries no x values at all:
+    step i covers [start + i * step, start + (i + 1) * step)."""
 
-    x0: int  # milliseconds since the epoch
-    dx: int  # milliseconds
-    values: list[Drawn]
-    quotes: list[tuple[Drawn, Drawn]]  # (bid, ask) per step, for the hover
+    start: datetime
+    step: timedelta
+    steps: int
 
+    def index(self, moment: datetime) -> int:
+        return (moment - self.start) // self.step
 
-def _seconds(series: list[Observation], after: datetime, until: datetime) -> Grid:
-    """Every second in (after, until]: its spread, bid and ask."""
-    steps = int((until - after) / ONE_SECOND)
-    spreads: list[Drawn] = [None] * steps
-    quotes: list[tuple[Drawn, Drawn]] = [(None, None)] * steps
-    for row in series:
-        step = int((row.second - after) / ONE_SECOND) - 1
-        if 0 <= step < steps:
-            spreads[step] = _drawn(row.spread_pct)
-            quotes[step] = (_price(row.bid), _price(row.ask))
-    return Grid(_ms(after + ONE_SECOND), 1000, spreads, quotes)
+    def trace_x(self) -> dict[str, int]:
+        return {"x0": _ms(self.start), "dx": self.step // timedelta(milliseconds=1)}
 
 
-def _band(minutes: list[Minute], period: Period) -> tuple[Grid, Grid]:
-    """Each bucket's lowest and highest spread (and last quote) over the whole period; minutes
-    are merged into wider buckets when the period is longer than a day."""
+def _second_grid(after: datetime, until: datetime) -> Grid:
+    """Every second in (after, until]."""
+    return Grid(after + ONE_SECOND, ONE_SECOND, (until - after) // ONE_SECOND)
+
+
+def _bucket_grid(period: Period) -> Grid:
+    """Whole UTC minutes over the period, merged into wider buckets past a day."""
     origin = (period.start + ONE_SECOND).replace(second=0, microsecond=0)
     minutes_per_bucket = math.ceil((period.end - period.start) / timedelta(minutes=BUCKETS))
     width = timedelta(minutes=max(1, minutes_per_bucket))
     # One more bucket than a day has minutes when the period ends on the minute: its last
     # second opens a minute of its own.
-    steps = (period.end - origin) // width + 1
-    lows: list[Decimal | None] = [None] * steps
-    highs: list[Decimal | None] = [None] * steps
-    quotes: list[tuple[Drawn, Drawn]] = [(None, None)] * steps
+    return Grid(origin, width, (period.end - origin) // width + 1)
+
+
+def _add_spread(
+    drawing: go.Figure, grid: Grid, series: list[Observation], *, named_by_second: bool
+) -> None:
+    """Every second of the grid: its spread, bid and ask (None, a break in the line, where
+    the second is a gap or was not recorded)."""
+    spreads: list[Drawn] = [None] * grid.steps
+    quotes: list[tuple[Drawn, Drawn]] = [(None, None)] * grid.steps
+    for row in series:
+        step = grid.index(row.second)
+        if 0 <= step < grid.steps:
+            spreads[step] = _drawn(row.spread_pct)
+            quotes[step] = (_price(row.bid), _price(row.ask))
+    drawing.add_trace(
+        go.Scatter(
+            name="spread, every second" if named_by_second else "spread",
+            **grid.trace_x(),
+            y=spreads,
+            customdata=quotes,
+            mode="lines",
+            line={"shape": "hv", "width": 1.2, "color": SPREAD_COLOUR},
+            hovertemplate="%{x|%Y-%m-%d %H:%M:%S} UTC<br>bid %{customdata[0]}"
+            "<br>ask %{customdata[1]}<br>spread %{y:.4r} %<extra></extra>",
+        )
+    )
+
+
+def _add_band(drawing: go.Figure, grid: Grid, minutes: list[Minute]) -> None:
+    """Each bucket's lowest and highest spread and its last quote, as a filled band."""
+    lows: list[Decimal | None] = [None] * grid.steps
+    highs: list[Decimal | None] = [None] * grid.steps
+    quotes: list[tuple[Drawn, Drawn]] = [(None, None)] * grid.steps
     for minute in minutes:  # in order, so a bucket's last quote is its last minute's
-        step = (minute.start - origin) // width
-        if not 0 <= step < steps or minute.min_spread_pct is None:
+        step = grid.index(minute.start)
+        if not 0 <= step < grid.steps or minute.min_spread_pct is None:
             continue
         low, high = lows[step], highs[step]
         lows[step] = minute.min_spread_pct if low is None else min(low, minute.min_spread_pct)
         highs[step] = minute.max_spread_pct if high is None else max(high, minute.max_spread_pct)
         quotes[step] = (_price(minute.last_bid), _price(minute.last_ask))
-    x0, dx = _ms(origin), int(width / timedelta(milliseconds=1))
-    return (
-        Grid(x0, dx, [_drawn(value) for value in lows], quotes),
-        Grid(x0, dx, [_drawn(value) for value in highs], quotes),
-    )
-
-
-def _add_band(figure: go.Figure, band: tuple[Grid, Grid]) -> None:
-    lows, highs = band
-    minutes = highs.dx // 60_000
-    bucket = "minute" if minutes == 1 else f"{minutes} minutes"
-    figure.add_trace(
+    minutes_per_bucket = grid.step // timedelta(minutes=1)
+    bucket = "minute" if minutes_per_bucket == 1 else f"{minutes_per_bucket} minutes"
+    drawing.add_trace(
         go.Scatter(
             name="lowest in bucket",
-            x0=lows.x0,
-            dx=lows.dx,
-            y=lows.values,
+            **grid.trace_x(),
+            y=[_drawn(value) for value in lows],
             mode="lines",
-            line={"width": 0.5, "color": "#9ecae1", "shape": "hv"},
+            line={"width": 0.5, "color": BAND_COLOUR, "shape": "hv"},
             showlegend=False,
             hovertemplate="from %{x|%Y-%m-%d %H:%M} UTC<br>lowest %{y:.4r} %<extra></extra>",
         )
     )
-    figure.add_trace(
+    drawing.add_trace(
         go.Scatter(
             name=f"lowest to highest, per {bucket}",
-            x0=highs.x0,
-            dx=highs.dx,
-            y=highs.values,
-            customdata=highs.quotes,
+            **grid.trace_x(),
+            y=[_drawn(value) for value in highs],
+            customdata=quotes,
             mode="lines",
             fill="tonexty",
             fillcolor="rgba(31, 119, 180, 0.25)",
-            line={"width": 0.5, "color": "#9ecae1", "shape": "hv"},
+            line={"width": 0.5, "color": BAND_COLOUR, "shape": "hv"},
             hovertemplate="from %{x|%Y-%m-%d %H:%M} UTC<br>highest %{y:.4r} %"
             "<br>last bid %{customdata[0]}<br>last ask %{customdata[1]}<extra></extra>",
         )
     )
 
 
-def _spans(
-    name: str,
+def _add_shading(
+    drawing: go.Figure,
+    grids: list[Grid],
     spans: list[tuple[datetime, datetime]],
-    top: float,
+    name: str,
     colour: str,
     *,
     opacity: float,
-    legendgroup: str | None = None,
-) -> go.Scatter:
-    """Intervals shaded over the chart's height: one polygon each, all in one trace, so that a
-    day with thousands of them stays one element of the page."""
-    x: list[float | None] = []
-    y: list[float | None] = []
-    for start, end in spans:
-        x += [_ms(start), _ms(start), _ms(end), _ms(end), _ms(start), None]
-        y += [0, top, top, 0, 0, None]
-    return go.Scatter(
-        name=name,
-        legendgroup=legendgroup,
-        x=x,
-        y=y,
-        mode="lines",
-        fill="toself",
-        fillcolor=colour,
-        opacity=opacity,
-        line={"width": 0, "color": colour},
-        hoveron="fills",
-        hoverinfo="name",
-    )
+) -> None:
+    """Shade the intervals [start, end) over the chart's height, one trace per grid: a step of
+    the grid is shaded when an interval touches it. A day with thousands of episodes or gaps
+    weighs what a day without any does: one flag per step."""
+    if not spans:
+        return
+    handover = grids[-1].start  # where the finest grid takes over
+    for number, grid in enumerate(grids):
+        flags = [0] * grid.steps
+        coarse = number < len(grids) - 1
+        for start, end in spans:
+            if coarse:
+                if start >= handover:
+                    continue
+                end = min(end, handover)
+            first = max(0, grid.index(start))
+            last = min(grid.steps - 1, grid.index(end - timedelta(microseconds=1)))
+            if first <= last:
+                flags[first : last + 1] = [1] * (last - first + 1)
+        drawing.add_trace(
+            go.Scatter(
+                name=name,
+                legendgroup=name,
+                showlegend=number == len(grids) - 1,
+                **grid.trace_x(),
+                y=flags,
+                yaxis="y2",
+                mode="lines",
+                line={"width": 0, "shape": "hv", "color": colour},
+                fill="tozeroy",
+                fillcolor=_translucent(colour, opacity),
+                hoverinfo="skip",
+            )
+        )
+
+
+def _translucent(colour: str, opacity: float) -> str:
+    """A "#rrggbb" colour as "rgba(r, g, b, opacity)": the line under a shading stays visible."""
+    red, green, blue = (int(colour[index : index + 2], 16) for index in (1, 3, 5))
+    return f"rgba({red}, {green}, {blue}, {opacity})"
 
 
 def _top(data: BookData) -> float:

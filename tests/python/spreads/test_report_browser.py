@@ -48,7 +48,7 @@ def page_file(tmp_path_factory) -> Path:
     return path
 
 
-def test_the_page_draws_every_book_in_chromium_offline(page_file, tmp_path):
+def test_the_page_draws_every_book_in_chromium_offline(page_file):
     sync_playwright = require_browser()
     problems: list[str] = []
     with sync_playwright() as playwright:
@@ -109,4 +109,3 @@ def test_the_page_draws_every_book_in_chromium_offline(page_file, tmp_path):
     image = Image.open(io.BytesIO(screenshot)).convert("RGB")
     colours = image.getcolors(maxcolors=1 << 20)
     assert colours is not None and len(colours) > 200, "the screenshot is nearly blank"
-    (tmp_path / "spread_report.png").write_bytes(screenshot)
