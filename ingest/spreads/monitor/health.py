@@ -93,7 +93,7 @@ class RunState:
     def health(self) -> tuple[bool, dict]:
         """(healthy, the JSON answer): every part alive, and every book's last record fresh, a
         market gap (empty or crossed book), or a gap with a known cause (a failed request, the
-        WebSocket down, a resync) that began less than `stale_after` ago."""
+        WebSocket down, a resync) in a book that had a usable record within `stale_after`."""
         now = self.clock.time()
         reasons = []
         supervisor = self.supervisor
