@@ -10,8 +10,12 @@ from __future__ import annotations
 import time
 from datetime import datetime
 
+import requests
+from prometheus_client.parser import text_string_to_metric_families
+
 from . import test_end_to_end
 from .test_end_to_end import finish, lake_rows, start_monitor
+from .test_health import free_port
 
 server_factory = test_end_to_end.server_factory
 
@@ -99,21 +103,50 @@ def assert_fresh_after(rows: list[dict], started: float, faults: list[tuple], mo
             )
 
 
+def source_counters(port: int) -> dict[str, float]:
+    text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    found: dict[str, float] = {"resyncs": 0.0}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "bitso_monitor_source_reconnects_total":
+                found["reconnects"] = sample.value
+            elif sample.name == "bitso_monitor_source_disconnected_seconds_total":
+                found["disconnected seconds"] = sample.value
+            elif sample.name == "bitso_monitor_source_silent_book_reconnects_total":
+                found[f"silent {sample.labels['book']}"] = sample.value
+            elif sample.name == "bitso_monitor_source_resyncs_total":
+                found["resyncs"] += sample.value
+    return found
+
+
 def test_every_fault_class_is_survived_by_both_sources_end_to_end(server_factory, tmp_path):
     rest_server = server_factory(script(REST_FAULTS))
     ws_server = server_factory(script(WS_SKIPPED + WS_DISRUPTIVE + WS_REST_FAULTS))
     rest_started, ws_started = started_at(rest_server), started_at(ws_server)
     ws_args = ("--ws-timeout", "2", "--book-timeout", "2", "--duration", str(WS_DURATION))
     common = ("--window", "60", "--request-budget", "60")
+    metrics_ports = {"top": free_port(), "book": free_port()}
     monitors = {
         "rest": start_monitor(
             tmp_path / "rest",
             rest_server,
             *("--source", "rest", "--duration", str(REST_DURATION), *common),
         ),
-        "top": start_monitor(tmp_path / "top", ws_server, *ws_args, *common),
-        "book": start_monitor(tmp_path / "book", ws_server, "--depth", "book", *ws_args, *common),
+        **{
+            depth: start_monitor(
+                tmp_path / depth,
+                ws_server,
+                *("--depth", depth, "--metrics-port", str(metrics_ports[depth])),
+                *ws_args,
+                *common,
+            )
+            for depth in ("top", "book")
+        },
     }
+    # The WebSocket monitors' own counters, read once every WebSocket fault is over.
+    last_ws_fault_end = max(at + length for _kind, at, length, *_ in WS_DISRUPTIVE)
+    time.sleep(max(0.0, ws_started + last_ws_fault_end + 3 - time.time()))
+    counters = {depth: source_counters(port) for depth, port in metrics_ports.items()}
     # finish() asserts the exit status 0: each monitor lived to the end of its --duration.
     outputs = {
         name: finish(process, timeout=REST_DURATION + 60) for name, process in monitors.items()
@@ -155,6 +188,12 @@ def test_every_fault_class_is_survived_by_both_sources_end_to_end(server_factory
         assert "no frame for" in err, name
         assert "btc_mxn sent no frame for" in err, name
         assert "usd_mxn sent no frame for" not in err, name
+        # What the log says, the metrics count: reconnections for the drop, the silence and
+        # btc_mxn's silence, none for usd_mxn, and the time without a stream.
+        assert counters[name]["reconnects"] >= 3, (name, counters[name])
+        assert counters[name]["silent btc_mxn"] >= 1 and counters[name]["silent usd_mxn"] == 0
+        assert counters[name]["disconnected seconds"] > 0
+    assert counters["book"]["resyncs"] >= 1 and counters["top"]["resyncs"] == 0
     assert "a repeat or regression" in outputs["book"][1]
     assert "fetching a new snapshot" in outputs["book"][1]
     assert "no usable snapshot" in outputs["book"][1]
