@@ -70,10 +70,11 @@
                 dated._source_file,
                 sha2(files.content, 256) as _file_checksum,
                 dated._loaded_at,
-                row_number() over (
+                -- bigint, as on the other engines (Spark numbers rows as int).
+                cast(row_number() over (
                     partition by dated._source_file
                     order by dated._block_start, dated._read_order
-                ) as _file_row
+                ) as bigint) as _file_row
             from dated
             left join {{ raw_schema }}.snapshot_files as files on dated._source_file = files.path
             where dated._snapshot_date is not null
