@@ -54,7 +54,7 @@ class BookChart:
 
     book: str
     figure_html: str
-    episodes_html: str
+    tables_html: str  # the episodes and the daily exposure, folded under the chart
 
 
 def chart(data: BookData, index: int) -> BookChart:
@@ -66,7 +66,8 @@ def chart(data: BookData, index: int) -> BookChart:
         config=CHART_CONFIG,
         default_height="380px",
     )
-    return BookChart(book=data.book, figure_html=figure_html, episodes_html=_episodes(data))
+    tables = _episodes(data) + "\n" + _exposure(data)
+    return BookChart(book=data.book, figure_html=figure_html, tables_html=tables)
 
 
 def figure(data: BookData) -> go.Figure:
@@ -155,6 +156,30 @@ def _episodes(data: BookData) -> str:
     return (
         f"<details><summary>{summary}</summary><table><thead><tr>"
         "<th>threshold</th><th>start</th><th>end</th><th>duration</th><th>peak spread</th>"
+        f"</tr></thead><tbody>{rows}</tbody></table></details>"
+    )
+
+
+def _exposure(data: BookData) -> str:
+    """Time above each threshold per whole UTC day, as rpt_spread_threshold_exposure has it."""
+    rows = "".join(
+        "<tr>"
+        + "".join(
+            f"<td>{html.escape(cell)}</td>"
+            for cell in (
+                row.day,
+                report_format.threshold(row.threshold_pct),
+                report_format.duration(row.observed_seconds),
+                report_format.duration(row.seconds_above),
+                report_format.share(row.share_above),
+            )
+        )
+        + "</tr>"
+        for row in data.exposure
+    )
+    return (
+        "<details><summary>Time above each threshold, per whole UTC day</summary><table><thead>"
+        "<tr><th>UTC day</th><th>threshold</th><th>observed</th><th>above</th><th>share</th>"
         f"</tr></thead><tbody>{rows}</tbody></table></details>"
     )
 
@@ -425,5 +450,5 @@ def _overview(period: Period, summaries: list[BookSummary]) -> str:
 def _section(index: int, chart: BookChart) -> str:
     return (
         f'<section id="book-{index}" class="book">\n<h2>{html.escape(chart.book)}</h2>\n'
-        f"{chart.figure_html}\n{chart.episodes_html}\n</section>"
+        f"{chart.figure_html}\n{chart.tables_html}\n</section>"
     )

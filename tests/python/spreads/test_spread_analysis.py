@@ -269,6 +269,10 @@ def test_spread_models_and_report_match_a_scripted_monitor_run(
         assert f"<td>{report_format.spread(summary.p95_spread_pct)}</td>" in page
         for episode in data.episodes:
             assert f"<td>{report_format.moment(episode.start)}</td>" in page
+        for row in data.exposure:
+            assert (
+                f"<td>{row.day}</td><td>{report_format.threshold(row.threshold_pct)}</td>" in page
+            )
 
 
 def percentile_cont(values: list[Decimal], fraction: Decimal) -> Decimal:
