@@ -49,6 +49,10 @@ ALERT_LOG_FIELDS: tuple[str, ...] = (
     "orderbook_timestamp",
     "text",
 )
+# Written after the alert-log fields to each alert line and webhook body, not loaded into the
+# warehouse: the idempotency key (book, threshold, episode start) and whether the alert was held
+# back (a silence or inhibition) rather than sent.
+ALERT_DELIVERY_FIELDS: tuple[str, ...] = ("alert_key", "silenced")
 
 
 @dataclasses.dataclass(frozen=True)

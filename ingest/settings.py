@@ -69,6 +69,10 @@ class Settings:
     api_url: str = "https://api.bitso.com"
     ws_url: str = "wss://ws.bitso.com"
     webhooks: tuple[str, ...] = dataclasses.field(default=(), repr=False)
+    # The monitor's alert rules file (monitor.alert_rules); None: the thresholds seed.
+    alert_rules: Path | None = None
+    # Alertmanager base URLs the monitor posts alerts to.
+    alertmanagers: tuple[str, ...] = ()
     snapshot_root: Path = Path("snapshots")
     # The monitor's /metrics and /healthz: off unless a port is given (0 picks a free one).
     metrics_port: str | None = None
@@ -100,6 +104,7 @@ class Settings:
             ("journal_dir", "BITSO_JOURNAL_DIR", Path),
             ("api_url", "BITSO_API_URL", str),
             ("ws_url", "BITSO_WS_URL", str),
+            ("alert_rules", "BITSO_ALERT_RULES", Path),
             ("snapshot_root", "BITSO_SNAPSHOT_ROOT", Path),
             ("metrics_port", "BITSO_METRICS_PORT", str),
             ("metrics_host", "BITSO_METRICS_HOST", str),
@@ -118,6 +123,8 @@ class Settings:
             values["stale_after"] = int(value)
         if env.get("BITSO_WEBHOOKS"):
             values["webhooks"] = tuple(env["BITSO_WEBHOOKS"].split())
+        if env.get("BITSO_ALERTMANAGERS"):
+            values["alertmanagers"] = tuple(env["BITSO_ALERTMANAGERS"].split())
         return cls(**values).validated()
 
     def replace(self, **changes: object) -> Settings:

@@ -204,6 +204,23 @@ def _utc_timestamp(_ctx, _param, value: str | None) -> datetime | None:
     "[env: BITSO_WEBHOOKS, whitespace-separated] URLs are secrets and never logged.",
 )
 @click.option(
+    "--alert-rules",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="YAML alert rules: per threshold the books, for, clear_for, clear_below, repeat_every, "
+    "severity, inhibit_lower and receivers (docs/alerting.md); replaces --threshold and "
+    "--webhook.  [env: BITSO_ALERT_RULES; default: --threshold/--webhook, else the "
+    "thresholds seed]",
+)
+@click.option(
+    "--alertmanager",
+    "alertmanagers",
+    multiple=True,
+    metavar="URL",
+    help="Also post alerts to this Alertmanager's /api/v2/alerts (and refresh the open ones); "
+    "repeatable.  [env: BITSO_ALERTMANAGERS, whitespace-separated; default: none]",
+)
+@click.option(
     "--request-budget",
     type=click.IntRange(1, 60),
     default=50,
@@ -275,6 +292,8 @@ def spreads_command(
     file_format: str,
     thresholds: tuple[Decimal, ...] | None,
     webhooks: tuple[str, ...],
+    alert_rules: Path | None,
+    alertmanagers: tuple[str, ...],
     request_budget: int,
     duration: int | None,
     metrics_port: str | None,
@@ -296,6 +315,8 @@ def spreads_command(
             lake=lake,
             journal_dir=journal_dir,
             webhooks=webhooks or None,
+            alert_rules=alert_rules,
+            alertmanagers=alertmanagers or None,
             project_dir=project_dir,
             metrics_port=metrics_port,
             metrics_host=metrics_host,
@@ -321,16 +342,35 @@ def spreads_command(
         restart_window=restart_window,
     )
 
-    from ingest.spreads.monitor.alerts import ThresholdsError
+    from ingest.spreads.monitor.alert_rules import AlertRulesError, ThresholdsError, rules_for_run
+    from ingest.spreads.monitor.alertmanager import alerts_endpoint
     from ingest.spreads.monitor.lake import LakeBusy
     from ingest.spreads.monitor.supervisor import MonitorFailed
     from ingest.spreads.monitor.wiring import MonitorSetupError, UnknownBooks, build_monitor
 
+    for url in settings.alertmanagers:
+        try:
+            alerts_endpoint(url)
+        except ValueError as error:
+            raise click.BadParameter(str(error), param_hint="--alertmanager") from error
     try:
-        monitor = build_monitor(settings, plan)
+        rules = rules_for_run(
+            settings.alert_rules,
+            thresholds,
+            settings.webhooks,
+            settings.project_dir,
+            settings.environment,
+        )
+        rules.check_books(books)
+    except AlertRulesError as error:
+        raise click.BadParameter(str(error), param_hint="--alert-rules") from error
+    except ThresholdsError as error:
+        raise RunFailed(str(error)) from error
+    try:
+        monitor = build_monitor(settings, plan, rules=rules)
     except UnknownBooks as error:
         raise click.BadParameter(str(error), param_hint="--books") from error
-    except (MonitorSetupError, ThresholdsError) as error:
+    except MonitorSetupError as error:
         raise RunFailed(str(error)) from error
     stop = threading.Event()
     with failures_exit(LakeBusy), stop_on_signals(stop):

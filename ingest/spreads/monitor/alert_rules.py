@@ -12,6 +12,7 @@ which lower thresholds an open episode holds back.
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import fnmatch
 import math
@@ -21,9 +22,16 @@ from pathlib import Path
 
 import yaml
 
-from ingest.spreads.monitor.alerts import RESOLVED, TRIGGERED, project_thresholds
 from ingest.spreads.monitor.webhooks import check_webhook_url
 
+# What an observation did to an episode.
+TRIGGERED = "triggered"
+RESOLVED = "resolved"
+REMINDER = "reminder"
+# Used when the dbt project's thresholds seed is not at hand (an installed command run outside
+# the project); a test keeps them equal to the seed.
+DEFAULT_THRESHOLDS = (Decimal("1.0"), Decimal("0.5"), Decimal("0.1"))
+THRESHOLDS_SEED = Path("seeds") / "spread_thresholds.csv"
 DEFAULT_SEVERITY = "warning"
 # The receiver of the `--webhook` shorthand and of the default rules.
 SHORTHAND_RECEIVER = "webhooks"
@@ -45,6 +53,27 @@ _RULE_KEYS = (
 
 class AlertRulesError(ValueError):
     """The alert rules cannot be used as written; the message names the rule and the field."""
+
+
+class ThresholdsError(ValueError):
+    """The thresholds seed cannot be read as positive percentages."""
+
+
+def project_thresholds(project_dir: Path) -> tuple[Decimal, ...]:
+    """The dbt project's thresholds seed (one `threshold_pct` column), so that alerts and the
+    spread reports use the same levels; the built-in defaults outside a project."""
+    seed = project_dir / THRESHOLDS_SEED
+    if not seed.is_file():
+        return DEFAULT_THRESHOLDS
+    with seed.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    try:
+        thresholds = tuple(Decimal(row["threshold_pct"]) for row in rows)
+    except (KeyError, ArithmeticError) as error:
+        raise ThresholdsError(f"{seed}: not a threshold_pct column of numbers ({error})") from error
+    if not thresholds or not all(value.is_finite() and value > 0 for value in thresholds):
+        raise ThresholdsError(f"{seed}: thresholds must be percentages greater than 0")
+    return thresholds
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,6 +125,15 @@ class AlertRules:
         matching = [rule for rule in self.rules if rule.applies_to(book)]
         return tuple(sorted(matching, key=lambda rule: rule.threshold, reverse=True))
 
+    def rule(self, book: str, threshold: Decimal) -> AlertRule | None:
+        """The rule of `book` at `threshold`, if one applies."""
+        return next((r for r in self.rules_for(book) if r.threshold == threshold), None)
+
+    def webhook_urls(self, receiver_names: Iterable[str]) -> tuple[str, ...]:
+        """The URLs of these receivers, each once, in the order given."""
+        urls = (url for name in receiver_names for url in self.receiver(name).urls)
+        return tuple(dict.fromkeys(urls))
+
     def check_books(self, books: Iterable[str]) -> None:
         """An episode is one (book, threshold): two rules of one threshold must not both match a
         monitored book."""
@@ -139,6 +177,27 @@ def simple_rules(thresholds: Iterable[Decimal], webhook_urls: Iterable[str] = ()
 def default_rules(project_dir: Path, webhook_urls: Iterable[str] = ()) -> AlertRules:
     """The rules when no file is given: the dbt project's thresholds seed, as today."""
     return simple_rules(project_thresholds(project_dir), webhook_urls)
+
+
+def rules_for_run(
+    rules_file: Path | None,
+    thresholds: Iterable[Decimal] | None,
+    webhook_urls: Iterable[str],
+    project_dir: Path,
+    env: Mapping[str, str],
+) -> AlertRules:
+    """A run's rules: the file if given, else the `--threshold`/`--webhook` shorthands, else
+    the thresholds seed (every alert to every webhook)."""
+    if rules_file is None:
+        if thresholds is None:
+            return default_rules(project_dir, webhook_urls)
+        return simple_rules(thresholds, webhook_urls)
+    if thresholds is not None or tuple(webhook_urls):
+        raise AlertRulesError(
+            "give either an alert rules file or the --threshold/--webhook shorthands (and "
+            "BITSO_WEBHOOKS), not both: with a file, receivers name their own URLs"
+        )
+    return load_alert_rules(rules_file, env)
 
 
 def load_alert_rules(path: Path, env: Mapping[str, str]) -> AlertRules:
@@ -284,10 +343,6 @@ def _seconds(value: object, where: str, field: str) -> float | None:
     if seconds < 0:
         raise AlertRulesError(f"{where}: {field}: must be 0 or more seconds, not {seconds}")
     return float(seconds)
-
-
-# What an observation did to an episode: TRIGGERED, RESOLVED (the alert states), or this.
-REMINDER = "reminder"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -12,7 +12,7 @@ import dataclasses
 import json
 import logging
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
@@ -29,7 +29,7 @@ class AlertStateError(ValueError):
 
 @dataclasses.dataclass(frozen=True)
 class OpenEpisode:
-    """A book above a threshold since `started` (the `triggered` alert's timestamp)."""
+    """A book above a threshold since `started` (the episode's start, ISO-8601)."""
 
     book: str
     threshold: Decimal
@@ -82,12 +82,12 @@ class OpenAlerts:
         return cls(episodes, stale)
 
     def split(
-        self, books: Iterable[str], thresholds: Iterable[Decimal]
+        self, books: Iterable[str], tracks: Callable[[str, Decimal], bool]
     ) -> tuple[OpenAlerts, OpenAlerts]:
-        """(what a run on `books` and `thresholds` tracks, what it only keeps in the file for a
-        later run that watches those books or thresholds again)."""
-        books, thresholds = set(books), set(thresholds)
-        tracked = [e for e in self.episodes if e.book in books and e.threshold in thresholds]
+        """(what a run on `books` whose rules `tracks(book, threshold)` follows, what it only
+        keeps in the file for a later run that watches those books or thresholds again)."""
+        books = set(books)
+        tracked = [e for e in self.episodes if e.book in books and tracks(e.book, e.threshold)]
         watched = [stale for stale in self.stale if stale.book in books]
         return (
             OpenAlerts(tuple(tracked), tuple(watched)),

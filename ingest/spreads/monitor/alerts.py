@@ -1,56 +1,46 @@
-"""Spread alerts: one `triggered` when a book goes above a threshold, one `resolved` when it
-comes back to or below it; the alert events (stale-feed ones included, see monitor.feed_alerts)
-and the sinks that receive them."""
+"""Spread alerts: the episodes the alert rules define (monitor.alert_rules), per book and rule;
+the alert events (stale-feed ones included, see monitor.feed_alerts) and the alert log."""
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import json
 import logging
 import os
 from collections.abc import Iterable
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
-from ingest.contracts import ALERT_LOG_FIELDS
+from ingest.contracts import ALERT_DELIVERY_FIELDS, ALERT_LOG_FIELDS
 from ingest.io.lake_storage import LocalLake, open_lake
+from ingest.spreads.monitor.alert_rules import (
+    DEFAULT_THRESHOLDS as DEFAULT_THRESHOLDS,
+)
+from ingest.spreads.monitor.alert_rules import (
+    REMINDER,
+    RESOLVED,
+    TRIGGERED,
+    AlertRules,
+    EpisodeMachine,
+    EpisodeState,
+    simple_rules,
+)
+from ingest.spreads.monitor.alert_rules import (
+    ThresholdsError as ThresholdsError,
+)
+from ingest.spreads.monitor.alert_rules import (
+    project_thresholds as project_thresholds,
+)
 from ingest.spreads.monitor.alert_state import OpenEpisode
 from ingest.spreads.monitor.quotes import Quote, format_decimal
 from ingest.spreads.monitor.records import SpreadRecord, utc_iso
 
 log = logging.getLogger(__name__)
 
-# Used when the dbt project's thresholds seed is not at hand (an installed command run outside
-# the project); a test keeps them equal to the seed.
-DEFAULT_THRESHOLDS = (Decimal("1.0"), Decimal("0.5"), Decimal("0.1"))
-THRESHOLDS_SEED = Path("seeds") / "spread_thresholds.csv"
-TRIGGERED = "triggered"
-RESOLVED = "resolved"
 # Stale-feed alerts: a book without a usable quote for --stale-after seconds, and its return.
 STALE = "stale"
 FRESH = "fresh"
-
-
-class ThresholdsError(ValueError):
-    """The thresholds seed cannot be read as positive percentages."""
-
-
-def project_thresholds(project_dir: Path) -> tuple[Decimal, ...]:
-    """The dbt project's thresholds seed (one `threshold_pct` column), so that alerts and the
-    spread reports use the same levels; the built-in defaults outside a project."""
-    seed = project_dir / THRESHOLDS_SEED
-    if not seed.is_file():
-        return DEFAULT_THRESHOLDS
-    with seed.open(newline="", encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
-    try:
-        thresholds = tuple(Decimal(row["threshold_pct"]) for row in rows)
-    except (KeyError, ArithmeticError) as error:
-        raise ThresholdsError(f"{seed}: not a threshold_pct column of numbers ({error})") from error
-    if not thresholds or not all(value.is_finite() and value > 0 for value in thresholds):
-        raise ThresholdsError(f"{seed}: thresholds must be percentages greater than 0")
-    return thresholds
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,6 +58,21 @@ class AlertEvent:
     # Stale-feed alerts: seconds without a usable quote, and (`stale`) the last gap's reason.
     quiet_seconds: int | None = None
     reason: str | None = None
+    # When the episode began (ISO-8601): with the book and threshold, the alert's identity.
+    episode_start: str | None = None
+    # Why the alert is recorded but not sent: a silence's ID, or the inhibiting threshold.
+    held_back_by: str | None = None
+
+    @property
+    def silenced(self) -> bool:
+        return self.held_back_by is not None
+
+    @property
+    def alert_key(self) -> str:
+        """The same for every message of one episode (trigger, reminders, resolution, and the
+        retries and restarts in between), so a receiver can tell a repeat from a new episode."""
+        level = "stale" if self.threshold is None else str(self.threshold)
+        return f"{self.book}/{level}/{self.episode_start or self.orderbook_timestamp}"
 
     @property
     def text(self) -> str:
@@ -86,14 +91,22 @@ class AlertEvent:
             )
         if self.state == TRIGGERED:
             situation = f"spread {spread} % is above {self.threshold} %"
+        elif self.state == REMINDER:
+            situation = (
+                f"spread {spread} % is still above {self.threshold} % (since {self.episode_start})"
+            )
         else:
             situation = f"spread {spread} % is back at or below {self.threshold} %"
         return f"{self.book} {situation} {prices} {at}"
 
-    def as_json(self) -> dict[str, str]:
+    def as_json(self) -> dict[str, object]:
         """The body posted to webhooks and written to the alerts file: the alert-log fields in
-        their order, decimals as strings, absent values as empty strings."""
-        return {field: self._json_value(field) for field in ALERT_LOG_FIELDS}
+        their order (decimals as strings, absent values as empty strings), then the delivery
+        fields (the idempotency key, and whether the alert was held back)."""
+        body: dict[str, object] = {field: self._json_value(field) for field in ALERT_LOG_FIELDS}
+        delivery = {"alert_key": self.alert_key, "silenced": self.silenced}
+        body.update((field, delivery[field]) for field in ALERT_DELIVERY_FIELDS)
+        return body
 
     def _json_value(self, field: str) -> str:
         value = getattr(self, field)
@@ -102,85 +115,148 @@ class AlertEvent:
         return format_decimal(value) if field == "spread" else str(value)
 
 
-class AlertTracker:
-    """Per book and threshold, whether the book is above it (an open episode, with its start and
-    peak). Gap records change nothing: a second without a usable quote neither opens nor closes
-    an episode.
+def epoch_seconds(timestamp: str) -> float:
+    return datetime.fromisoformat(timestamp).timestamp()
 
-    `open_episodes` are those a previous run left open: they are not triggered again, and the
-    first observation at or below their threshold resolves them.
+
+class AlertTracker:
+    """Per book and rule, the rule's episode machine (monitor.alert_rules: `for`, `clear_for`
+    below `clear_below`, `repeat_every`), and the open episodes' peaks. Gap records change
+    nothing: a second without a usable quote neither opens nor closes an episode. A
+    `triggered` or `reminder` of a threshold that an open higher rule inhibits is marked held
+    back (recorded, not sent), and so is the `resolved` of an episode whose trigger was.
+
+    `open_episodes` are those a previous run left open: they continue with their start (not
+    triggered again) and resolve by their rule. Pending and clearing periods are not persisted:
+    after a restart they begin again.
     """
 
     def __init__(
-        self, thresholds: Iterable[Decimal], open_episodes: Iterable[OpenEpisode] = ()
+        self, rules: AlertRules | Iterable[Decimal], open_episodes: Iterable[OpenEpisode] = ()
     ) -> None:
-        self.thresholds = tuple(sorted(set(thresholds), reverse=True))
-        if any(threshold <= 0 for threshold in self.thresholds):
-            raise ValueError("thresholds must be greater than 0")
-        self._open: dict[tuple[str, Decimal], OpenEpisode] = {
-            (episode.book, episode.threshold): episode for episode in open_episodes
-        }
+        self.rules = rules if isinstance(rules, AlertRules) else simple_rules(rules)
+        self._resumed = {(episode.book, episode.threshold): episode for episode in open_episodes}
+        self._machines: dict[str, tuple[EpisodeMachine, ...]] = {}
+        self._peaks: dict[tuple[str, Decimal], Decimal] = {}
+        self._starts: dict[tuple[str, Decimal], str] = {}
+        # Episodes whose trigger was held back: their resolution is held back too.
+        self._held: set[tuple[str, Decimal]] = set()
         # Set when an open episode's peak rose since `open_episodes()` was last read.
         self.peak_rose = False
 
+    def watches(self, book: str, threshold: Decimal) -> bool:
+        return self.rules.rule(book, threshold) is not None
+
     def open_episodes(self) -> tuple[OpenEpisode, ...]:
         self.peak_rose = False
-        return tuple(self._open.values())
+        return tuple(
+            OpenEpisode(book, threshold, self._starts[(book, threshold)], peak)
+            for (book, threshold), peak in self._peaks.items()
+        )
 
     def observe(self, record: SpreadRecord) -> list[AlertEvent]:
         """Events for one lake record, stamped with the second it stands for."""
         if record.spread is None or record.bid is None or record.ask is None:
             return []
         return self._update(
-            record.book, record.spread, record.bid, record.ask, record.orderbook_timestamp
+            record.book,
+            float(record.second),
+            record.spread,
+            record.bid,
+            record.ask,
+            record.orderbook_timestamp,
+            "seconds",
         )
 
     def observe_quote(self, quote: Quote) -> list[AlertEvent]:
         """Events for one quote as it arrives, stamped with its arrival to the millisecond."""
         return self._update(
             quote.book,
+            quote.observed_at,
             quote.spread,
             quote.bid,
             quote.ask,
             utc_iso(quote.observed_at, "milliseconds"),
+            "milliseconds",
         )
 
+    def _machines_for(self, book: str) -> tuple[EpisodeMachine, ...]:
+        if book not in self._machines:
+            machines = []
+            for rule in self.rules.rules_for(book):
+                key = (book, rule.threshold)
+                resumed = self._resumed.pop(key, None)
+                state = None
+                if resumed is not None:
+                    # The last message's time is not persisted: a reminder counts from the start.
+                    started = epoch_seconds(resumed.started)
+                    state = EpisodeState(started_at=started, notified_at=started)
+                    self._peaks[key], self._starts[key] = resumed.peak, resumed.started
+                machines.append(EpisodeMachine(rule, state))
+            self._machines[book] = tuple(machines)
+        return self._machines[book]
+
     def _update(
-        self, book: str, spread: Decimal, bid: Decimal, ask: Decimal, timestamp: str
+        self,
+        book: str,
+        now: float,
+        spread: Decimal,
+        bid: Decimal,
+        ask: Decimal,
+        timestamp: str,
+        timespec: str,
     ) -> list[AlertEvent]:
+        machines = self._machines_for(book)
+        open_before = {m.rule.threshold for m in machines if m.state.open}
         events = []
-        for threshold in self.thresholds:
-            key = (book, threshold)
-            above = spread > threshold
-            episode = self._open.get(key)
-            if above and episode is not None:
-                if spread > episode.peak:
-                    self._open[key] = dataclasses.replace(episode, peak=spread)
-                    self.peak_rose = True
+        for machine in machines:
+            key = (book, machine.rule.threshold)
+            transition = machine.observe(now, spread)
+            if transition is not None and transition.kind == TRIGGERED:
+                self._peaks[key] = spread
+                self._starts[key] = utc_iso(transition.episode_start, timespec)
+            elif machine.state.open and spread > self._peaks[key]:
+                self._peaks[key] = spread
+                self.peak_rose = True
+            if transition is None:
                 continue
-            if not above and episode is None:
-                continue
-            if above:
-                self._open[key] = OpenEpisode(book, threshold, timestamp, spread)
-            else:
-                del self._open[key]
+            start = self._starts[key]
+            if transition.kind == RESOLVED:
+                del self._peaks[key], self._starts[key]
             events.append(
                 AlertEvent(
                     book=book,
-                    threshold=threshold,
-                    state=TRIGGERED if above else RESOLVED,
+                    threshold=machine.rule.threshold,
+                    state=transition.kind,
                     spread=spread,
                     bid=bid,
                     ask=ask,
                     orderbook_timestamp=timestamp,
+                    episode_start=start,
                 )
             )
-        return events
+        open_after = {m.rule.threshold for m in machines if m.state.open}
+        return [self._held_back(event, open_before | open_after) for event in events]
+
+    def _held_back(self, event: AlertEvent, open_thresholds: set[Decimal]) -> AlertEvent:
+        assert event.threshold is not None
+        key = (event.book, event.threshold)
+        held = key in self._held
+        if event.state == RESOLVED:
+            self._held.discard(key)
+        elif event.threshold in self.rules.inhibited(event.book, open_thresholds):
+            held = True
+            if event.state == TRIGGERED:
+                self._held.add(key)
+        if not held:
+            return event
+        return dataclasses.replace(event, held_back_by="inhibited by a higher open threshold")
 
 
 def log_alert(event: AlertEvent) -> None:
-    level = logging.WARNING if event.state in (TRIGGERED, STALE) else logging.INFO
-    log.log(level, "ALERT %s: %s", event.state, event.text)
+    level = logging.WARNING if event.state in (TRIGGERED, REMINDER, STALE) else logging.INFO
+    held = f" (not sent: {event.held_back_by})" if event.silenced else ""
+    log.log(level, "ALERT %s: %s%s", event.state, event.text, held)
 
 
 class AlertFile:

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 
 from ingest.spreads.monitor.alert_state import OpenStale
 from ingest.spreads.monitor.alerts import FRESH, STALE, AlertEvent
-from ingest.spreads.monitor.records import SpreadRecord
+from ingest.spreads.monitor.records import SpreadRecord, utc_iso
 
 
 class FeedWatch:
@@ -47,6 +47,7 @@ class FeedWatch:
                     ask=record.ask,
                     orderbook_timestamp=record.orderbook_timestamp,
                     quiet_seconds=record.second - stale.since,
+                    episode_start=utc_iso(stale.since),
                 )
             ]
         since = self._quiet_since.setdefault(book, record.second)
@@ -65,5 +66,6 @@ class FeedWatch:
                 orderbook_timestamp=record.orderbook_timestamp,
                 quiet_seconds=quiet,
                 reason=record.gap_reason,
+                episode_start=utc_iso(since),
             )
         ]

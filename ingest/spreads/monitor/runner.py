@@ -14,12 +14,20 @@ from pathlib import Path
 from typing import Protocol
 
 from ingest.spreads.monitor import alert_state
-from ingest.spreads.monitor.alert_state import OpenAlerts
-from ingest.spreads.monitor.alerts import (
+from ingest.spreads.monitor.alert_rules import (
+    DEFAULT_SEVERITY,
     DEFAULT_THRESHOLDS,
+    REMINDER,
+    AlertRules,
+    simple_rules,
+)
+from ingest.spreads.monitor.alert_state import OpenAlerts
+from ingest.spreads.monitor.alertmanager import AlertmanagerSink, managed_alert
+from ingest.spreads.monitor.alerts import (
     AlertEvent,
     AlertFile,
     AlertTracker,
+    epoch_seconds,
     log_alert,
 )
 from ingest.spreads.monitor.clock import Clock
@@ -29,6 +37,7 @@ from ingest.spreads.monitor.plan import ALERT_TIMINGS
 from ingest.spreads.monitor.quotes import Quote, QuoteBoard
 from ingest.spreads.monitor.records import SpreadRecord, utc_iso
 from ingest.spreads.monitor.sampler import Sampler
+from ingest.spreads.monitor.silences import SILENCES_FILE, SilenceBook
 from ingest.spreads.monitor.supervisor import (
     DEFAULT_MAX_RESTARTS,
     DEFAULT_RESTART_WINDOW,
@@ -61,6 +70,9 @@ class MonitorOptions:
     lake: str | Path
     window_seconds: int = 600
     fmt: str = "csv"
+    # The alert rules; None: the `thresholds` shorthand (every book, every alert to every URL
+    # of the run's webhook notifier).
+    rules: AlertRules | None = None
     thresholds: tuple[Decimal, ...] = DEFAULT_THRESHOLDS
     duration: int | None = None
     # A quote not confirmed current for this long is not used: the second becomes a gap.
@@ -95,13 +107,15 @@ class RunSummary:
 
 
 class AlertDispatcher:
-    """Turns observations into alert events and hands each to the log, the alerts file and the
-    webhooks; records, per alert, how long after its quote arrived that happened.
+    """Turns observations into alert events and hands each to the log, the alerts file, its
+    rule's webhook receivers and the Alertmanager sink; records, per alert, how long after its
+    quote arrived that happened. An alert a silence covers, or one an open higher threshold
+    inhibits, is logged and written with `silenced: true` but not sent.
 
     The alerts file is written (and fsynced) in order on a thread of its own, like webhooks, so
     a slow disk delays neither an alert nor the next second. After each change, that thread
     also persists the open episodes (monitor.alert_state), after the alerts that changed them:
-    a crash in between makes the next start alert again rather than never.
+    only a crash in between makes the next start alert again, never not at all.
     """
 
     def __init__(
@@ -116,6 +130,8 @@ class AlertDispatcher:
         supervisor: Supervisor | None = None,
         carried: OpenAlerts | None = None,
         spread_from_records: bool = True,
+        silences: SilenceBook | None = None,
+        alertmanager: AlertmanagerSink | None = None,
     ) -> None:
         self.supervisor = supervisor
         # The run's health and metrics state (monitor.health), if served.
@@ -127,6 +143,8 @@ class AlertDispatcher:
         self.clock = clock
         self.summary = summary
         self.state_dir = state_dir
+        self.silences = silences
+        self.alertmanager = alertmanager
         # Episodes of books or thresholds this run does not watch, kept for a later run.
         self.carried = carried or OpenAlerts()
         # False with alerts per message: spread alerts then come from `observe_quote`.
@@ -140,39 +158,66 @@ class AlertDispatcher:
         with self._lock:
             events = []
             for record in records:
-                feed_events = self.feed.observe(record)
-                self._send(feed_events, None)
-                events += feed_events
+                events += self._send(self.feed.observe(record), None)
                 if self.spread_from_records and record.observed_at is not None:
-                    spread_events = self.tracker.observe(record)
-                    self._send(spread_events, record.observed_at)
-                    events += spread_events
+                    events += self._send(self.tracker.observe(record), record.observed_at)
             if events or self.tracker.peak_rose:
                 self._file_writer.submit(self._write, events, self._open_alerts())
 
     def observe_quote(self, quote: Quote) -> None:
         with self._lock:
-            events = self.tracker.observe_quote(quote)
+            events = self._send(self.tracker.observe_quote(quote), quote.observed_at)
             if events:
-                self._send(events, quote.observed_at)
                 self._file_writer.submit(self._write, events, self._open_alerts())
 
     def _open_alerts(self) -> OpenAlerts:
         return self.carried + OpenAlerts(self.tracker.open_episodes(), self.feed.open_stale())
 
-    def _send(self, events: list[AlertEvent], arrived_at: float | None) -> None:
+    def _send(self, events: list[AlertEvent], arrived_at: float | None) -> list[AlertEvent]:
+        """Deliver each event; returns them as delivered (held back or not)."""
+        delivered = []
         for event in events:
+            event = self._silenced(event)
             log_alert(event)
             if self.state is not None:
                 threshold = "" if event.threshold is None else str(event.threshold)
                 self.state.on_alert(event.book, threshold, event.state)
-            self.notifier.notify(event.as_json())
+            if not event.silenced:
+                self._route(event)
             self.summary.alerts += 1
             if arrived_at is not None:
                 self.summary.alert_latencies.append(self.clock.time() - arrived_at)
+            delivered.append(event)
+        return delivered
+
+    def _silenced(self, event: AlertEvent) -> AlertEvent:
+        if event.silenced or self.silences is None:
+            return event
+        silence = self.silences.is_silenced(event.book, event.threshold, self.clock.time())
+        if silence is None:
+            return event
+        return dataclasses.replace(event, held_back_by=f"silence {silence.id}")
+
+    def _route(self, event: AlertEvent) -> None:
+        """To the rule's receivers (a stale feed: those of every rule of its book), and to
+        Alertmanager, which makes its own reminders from the refreshes."""
+        rules = self.tracker.rules
+        if event.threshold is None:
+            matching = rules.rules_for(event.book)
+        else:
+            rule = rules.rule(event.book, event.threshold)
+            matching = () if rule is None else (rule,)
+        urls = rules.webhook_urls(name for rule in matching for name in rule.receivers)
+        if urls:
+            self.notifier.notify(event.as_json(), urls)
+        if self.alertmanager is not None and event.state != REMINDER:
+            severity = matching[0].severity if len(matching) == 1 else DEFAULT_SEVERITY
+            start = epoch_seconds(event.episode_start or event.orderbook_timestamp)
+            self.alertmanager.send(managed_alert(event, start, severity))
 
     def _write(self, events: list[AlertEvent], open_alerts: OpenAlerts) -> None:
-        for event in events:
+        # The log keeps the episodes' boundaries; a reminder is in the run's log and sent only.
+        for event in (event for event in events if event.state != REMINDER):
             self._guarded(
                 f"alert not written to the alert log: {event.text}", self.alert_file.write, event
             )
@@ -291,6 +336,7 @@ def run_monitor(
     clock: Clock,
     stop: threading.Event,
     notifier: WebhookNotifier,
+    alertmanager: AlertmanagerSink | None = None,
 ) -> RunSummary:
     """Sample `board` every second until `stop` is set or for `options.duration` seconds, then
     close the open window; `source` runs on its own thread meanwhile.
@@ -308,11 +354,17 @@ def run_monitor(
     supervisor = Supervisor(clock, stop, options.max_restarts, options.restart_window)
     lake.on_failure = supervisor.failed
     notifier.on_failure = supervisor.failed
-    tracked, carried = alert_state.load(lake.journal_dir).split(options.books, options.thresholds)
+    if alertmanager is not None:
+        alertmanager.on_failure = supervisor.failed
+    rules = options.rules or simple_rules(options.thresholds, notifier.urls)
+    rules.check_books(options.books)
+    tracked, carried = alert_state.load(lake.journal_dir).split(
+        options.books, lambda book, threshold: rules.rule(book, threshold) is not None
+    )
     _log_resumed(tracked, carried)
     per_message = options.alert_timing == "message"
     alerts = AlertDispatcher(
-        AlertTracker(options.thresholds, tracked.episodes),
+        AlertTracker(rules, tracked.episodes),
         FeedWatch(options.stale_after, tracked.stale),
         AlertFile(options.lake, lake.journal_dir),
         notifier,
@@ -322,6 +374,8 @@ def run_monitor(
         supervisor,
         carried=carried,
         spread_from_records=not per_message,
+        silences=SilenceBook(lake.journal_dir / SILENCES_FILE),
+        alertmanager=alertmanager,
     )
     sinks = Sinks(lake, alerts, summary, supervisor)
     if per_message:
@@ -381,6 +435,10 @@ def run_monitor(
                 ("lake writer", lake.close),
                 ("alerts file", alerts.close),
                 ("webhook notifier", notifier.close),
+                (
+                    "Alertmanager sink",
+                    alertmanager.close if alertmanager is not None else lambda: None,
+                ),
                 ("metrics server", health.close if health is not None else lambda: None),
             ]
         )

@@ -143,8 +143,12 @@ class WebhookNotifier:
             thread.start()
             self._workers.append((url, jobs, thread))
 
-    def notify(self, body: dict[str, str]) -> None:
+    def notify(self, body: dict[str, object], urls: Iterable[str] | None = None) -> None:
+        """Queue `body` for these of the notifier's URLs (a rule's receivers), or for all."""
+        wanted = None if urls is None else set(urls)
         for url, jobs, _thread in self._workers:
+            if wanted is not None and url not in wanted:
+                continue
             if url in self.disabled:
                 self._drop(url, body, "the webhook is disabled (HTTP 410 Gone)")
                 continue

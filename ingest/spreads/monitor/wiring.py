@@ -1,6 +1,6 @@
 """Builds one monitor run from the settings and the run's choices: checks the books against the
 API, then wires the REST client, the request budget, the quote board, the source, the alert
-thresholds and the webhook notifier."""
+rules, the webhook notifier and the Alertmanager sink."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import logging
 import threading
 
 from ingest.settings import Settings
-from ingest.spreads.monitor.alerts import project_thresholds
+from ingest.spreads.monitor.alert_rules import AlertRules, rules_for_run
+from ingest.spreads.monitor.alertmanager import AlertmanagerSink
 from ingest.spreads.monitor.bitso_rest import BitsoError, BitsoRestClient
 from ingest.spreads.monitor.budget import RequestBudget
 from ingest.spreads.monitor.clock import Clock, SystemClock
@@ -40,12 +41,19 @@ class Monitor:
     client: BitsoRestClient
     clock: Clock
     notifier: WebhookNotifier
+    alertmanager: AlertmanagerSink | None = None
 
     def run(self, stop: threading.Event) -> RunSummary:
         """Record until `stop` is set or the duration is over; the client is closed after."""
         try:
             return run_monitor(
-                self.options, self.board, self.source, self.clock, stop, self.notifier
+                self.options,
+                self.board,
+                self.source,
+                self.clock,
+                stop,
+                self.notifier,
+                self.alertmanager,
             )
         finally:
             self.client.close()
@@ -63,8 +71,14 @@ class Monitor:
         )
 
 
-def build_monitor(settings: Settings, plan: MonitorPlan, clock: Clock | None = None) -> Monitor:
-    """Everything one run needs, after checking that the API lists every book."""
+def build_monitor(
+    settings: Settings,
+    plan: MonitorPlan,
+    clock: Clock | None = None,
+    rules: AlertRules | None = None,
+) -> Monitor:
+    """Everything one run needs, after checking that the API lists every book. `rules`: the
+    run's alert rules, as the command line checked them (by default from the settings)."""
     clock = clock or SystemClock()
     budget = RequestBudget(plan.request_budget)
     client = BitsoRestClient(settings.api_url)
@@ -78,7 +92,15 @@ def build_monitor(settings: Settings, plan: MonitorPlan, clock: Clock | None = N
     if unknown:
         client.close()
         raise UnknownBooks(f"{', '.join(unknown)} not in {settings.api_url}/v3/available_books/")
-    thresholds = plan.thresholds or project_thresholds(settings.project_dir)
+    if rules is None:
+        rules = rules_for_run(
+            settings.alert_rules,
+            plan.thresholds,
+            settings.webhooks,
+            settings.project_dir,
+            settings.environment,
+        )
+    thresholds = tuple(sorted({rule.threshold for rule in rules.rules}, reverse=True))
     board = QuoteBoard(plan.books)
     options = MonitorOptions(
         books=plan.books,
@@ -86,6 +108,7 @@ def build_monitor(settings: Settings, plan: MonitorPlan, clock: Clock | None = N
         journal_dir=settings.journal_dir,
         window_seconds=plan.window_seconds,
         fmt=plan.fmt,
+        rules=rules,
         thresholds=thresholds,
         duration=plan.duration,
         quote_max_age=max(5.0, 3 * budget.spacing),
@@ -121,5 +144,6 @@ def build_monitor(settings: Settings, plan: MonitorPlan, clock: Clock | None = N
         plan.fmt,
         settings.lake,
     )
-    notifier = WebhookNotifier(settings.webhooks)
-    return Monitor(settings, options, board, source, client, clock, notifier)
+    notifier = WebhookNotifier(rules.webhook_urls(r.name for r in rules.receivers))
+    alertmanager = AlertmanagerSink(settings.alertmanagers) if settings.alertmanagers else None
+    return Monitor(settings, options, board, source, client, clock, notifier, alertmanager)

@@ -3,6 +3,7 @@ from decimal import Decimal
 
 import pytest
 
+from ingest.spreads.monitor.alert_rules import parse_alert_rules
 from ingest.spreads.monitor.alerts import DEFAULT_THRESHOLDS, AlertFile, AlertTracker
 from ingest.spreads.monitor.records import SpreadRecord
 
@@ -84,6 +85,8 @@ def test_alert_body_has_the_fields_and_a_readable_text(tmp_path):
         "orderbook_timestamp": "2026-11-29T10:00:26+00:00",
         "text": "btc_mxn spread 1.2345 % is above 1.0 % (bid 1481500, ask 1500000) "
         "at 2026-11-29T10:00:26+00:00",
+        "alert_key": "btc_mxn/1.0/2026-11-29T10:00:26+00:00",
+        "silenced": False,
     }
     sink = AlertFile(tmp_path)
     sink.write(event)
@@ -109,3 +112,61 @@ def test_the_alert_log_on_object_storage_survives_a_restart_without_the_journal(
         "1.5",
     ]
     assert restarted.path_for(second).read_bytes() == content
+
+
+def rules(*entries):
+    return parse_alert_rules({"rules": list(entries)}, {})
+
+
+def test_rules_pending_and_clearing_periods_make_one_episode_keyed_by_its_start():
+    tracker = AlertTracker(rules({"threshold": 0.1, "for": 3, "clear_for": 5, "clear_below": 0.08}))
+    spreads = ["0.15", "0.05", "0.15", "0.15", "0.15", "0.15", "0.09", "0.05", "0.05"]
+    spreads += ["0.05"] * 5
+    events = [
+        event
+        for second, spread in enumerate(spreads)
+        for event in tracker.observe(observation(second, spread))
+    ]
+    assert [(event.state, event.orderbook_timestamp[-14:-6]) for event in events] == [
+        ("triggered", "10:00:05"),
+        ("resolved", "10:00:12"),
+    ]
+    # Both messages of the episode carry its start (second 2, when the pending period began).
+    assert {event.alert_key for event in events} == {"btc_mxn/0.1/2026-11-29T10:00:02+00:00"}
+
+
+def test_a_restored_episode_continues_with_its_start_and_peak():
+    first = AlertTracker(rules({"threshold": 0.5, "clear_for": 2}))
+    first.observe(observation(0, "0.7"))
+    first.observe(observation(1, "0.9"))
+    [episode] = first.open_episodes()
+    assert (episode.started, episode.peak) == ("2026-11-29T10:00:00+00:00", Decimal("0.9"))
+    restarted = AlertTracker(rules({"threshold": 0.5, "clear_for": 2}), [episode])
+    assert restarted.observe(observation(5, "0.8")) == []
+    assert restarted.observe(observation(6, "0.1")) == []
+    [resolved] = restarted.observe(observation(8, "0.1"))
+    assert resolved.state == "resolved"
+    assert resolved.alert_key == "btc_mxn/0.5/2026-11-29T10:00:00+00:00"
+    assert restarted.open_episodes() == ()
+
+
+def test_inhibit_lower_holds_back_the_lower_thresholds_messages_but_keeps_their_episodes():
+    tracker = AlertTracker(rules({"threshold": 1.0, "inhibit_lower": True}, {"threshold": 0.1}))
+    jump = tracker.observe(observation(0, "1.3"))
+    assert [(str(e.threshold), e.state, e.silenced) for e in jump] == [
+        ("1.0", "triggered", False),
+        ("0.1", "triggered", True),
+    ]
+    assert [(str(e.threshold), e.silenced) for e in tracker.observe(observation(1, "0.5"))] == [
+        ("1.0", False)
+    ]
+    # The 0.1 episode's trigger was held back, so its resolution is too.
+    [resolved] = tracker.observe(observation(2, "0.05"))
+    assert (str(resolved.threshold), resolved.state, resolved.silenced) == ("0.1", "resolved", True)
+    assert resolved.as_json()["silenced"] is True
+
+
+def test_reminders_repeat_while_open():
+    tracker = AlertTracker(rules({"threshold": 0.5, "repeat_every": 10}))
+    seen = states(tracker, [observation(second, "0.6") for second in range(0, 25)])
+    assert seen == [(0, "triggered", "0.5"), (10, "reminder", "0.5"), (20, "reminder", "0.5")]

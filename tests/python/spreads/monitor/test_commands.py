@@ -24,7 +24,14 @@ def api(local_bitso, tmp_path):
 
 def test_help_shows_the_variable_behind_each_option():
     result = run("spreads", "--help")
-    for variable in ("BITSO_API_URL", "BITSO_WS_URL", "BITSO_LAKE", "BITSO_WEBHOOKS"):
+    for variable in (
+        "BITSO_API_URL",
+        "BITSO_WS_URL",
+        "BITSO_LAKE",
+        "BITSO_WEBHOOKS",
+        "BITSO_ALERT_RULES",
+        "BITSO_ALERTMANAGERS",
+    ):
         assert variable in result.output
 
 
@@ -51,6 +58,57 @@ def test_help_shows_the_variable_behind_each_option():
 def test_bad_options_exit_2_with_a_reason_before_anything_starts(api, tmp_path, args, reason):
     result = run("spreads", *args, env=api)
     assert result.exit_code == 2 and reason in result.output, result.output
+    assert not (tmp_path / "lake").exists()
+
+
+@pytest.mark.parametrize(
+    ("rules", "reason"),
+    [
+        ("rules:\n  - threshold: 0.1\n    for: soon\n", "rules[0] (threshold 0.1): for (seconds)"),
+        ("rules:\n  - threshold: 0.1\n    fore: 3\n", "rules[0]: fore: unknown key"),
+        (
+            "rules:\n  - threshold: 0.5\n    receivers: [pager]\n",
+            "rules[0] (threshold 0.5): receivers: 'pager' is not a defined receiver",
+        ),
+        (
+            "receivers:\n  - name: slack\n    webhook_url_env: UNSET_SLACK_URL\n"
+            "rules:\n  - threshold: 0.5\n    receivers: [slack]\n",
+            "receiver 'slack': webhook_url_env: the variable UNSET_SLACK_URL is not set",
+        ),
+        (
+            "rules:\n  - threshold: 0.5\n  - threshold: 0.5\n    books: [btc_*]\n",
+            "book btc_mxn matches several rules of threshold 0.5",
+        ),
+    ],
+)
+def test_a_bad_rules_file_exits_2_naming_the_rule_and_field(api, tmp_path, rules, reason):
+    path = tmp_path / "rules.yml"
+    path.write_text(rules)
+    for args, env in (
+        (["--alert-rules", str(path)], api),
+        ([], {**api, "BITSO_ALERT_RULES": str(path)}),
+    ):
+        result = run("spreads", "--books", "btc_mxn", *args, env=env)
+        assert result.exit_code == 2 and reason in result.output, result.output
+        assert "--alert-rules" in result.output
+    assert not (tmp_path / "lake").exists()
+
+
+def test_a_rules_file_and_the_shorthands_together_exit_2(api, tmp_path):
+    path = tmp_path / "rules.yml"
+    path.write_text("rules:\n  - threshold: 0.5\n")
+    result = run("spreads", "--alert-rules", str(path), "--threshold", "0.1", env=api)
+    assert result.exit_code == 2 and "not both" in result.output, result.output
+
+
+def test_a_bad_alertmanager_url_exits_2(api, tmp_path):
+    for args, env in (
+        (["--alertmanager", "localhost:9093"], api),
+        ([], {**api, "BITSO_ALERTMANAGERS": "http://127.0.0.1:9093 ftp://am"}),
+    ):
+        result = run("spreads", *args, env=env)
+        assert result.exit_code == 2 and "is not an http(s) URL" in result.output, result.output
+        assert "--alertmanager" in result.output
     assert not (tmp_path / "lake").exists()
 
 

@@ -90,8 +90,12 @@ def test_stale_and_fresh_alerts_read_as_alert_log_rows():
         "orderbook_timestamp": stamp(1),
         "text": "btc_mxn has had no usable quote for 2 s (last: ticker request failed: HTTP 503 "
         "server error) at 2026-11-29T10:00:01+00:00",
+        "alert_key": "btc_mxn/stale/2026-11-29T10:00:00+00:00",
+        "silenced": False,
     }
     assert fresh.as_json()["threshold"] == "" and fresh.as_json()["spread"] == "0.05"
+    # The stale alert and its fresh one are one episode to a receiver.
+    assert fresh.alert_key == stale.alert_key
     assert fresh.text == (
         "btc_mxn has usable quotes again after 2 s without one, spread 0.05 % "
         "(bid 99.95, ask 100) at 2026-11-29T10:00:02+00:00"
