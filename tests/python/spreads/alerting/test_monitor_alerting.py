@@ -1,0 +1,129 @@
+"""The rules file, silences and the Alertmanager sink in a running `ingest spreads` against the
+local Bitso: what reaches the alert log, the rule's receiver and a real Alertmanager."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+from pathlib import Path
+
+from ..monitor.test_end_to_end import (
+    INGEST,
+    ROOT,
+    Server,
+    environment,
+    finish,
+    wait_until,
+)
+
+RULES = """
+receivers:
+  - name: markets-slack
+    webhook_url_env: MARKETS_SLACK_URL
+rules:
+  - threshold: 0.5
+    severity: critical
+    receivers: [markets-slack]
+"""
+
+
+def filed_alerts(lake: Path) -> list[dict]:
+    return [
+        json.loads(line)
+        for path in sorted(lake.glob("alerts/date=*/alerts.jsonl"))
+        for line in path.read_text().splitlines()
+    ]
+
+
+def monitor_env(lake: Path, server: Server, receiver_url: str) -> dict[str, str]:
+    return {**environment(lake, server.url, server.ws_url), "MARKETS_SLACK_URL": receiver_url}
+
+
+def start_monitor(tmp_path: Path, server: Server, receiver_url: str, *args: str):
+    rules = tmp_path / "rules.yml"
+    rules.write_text(RULES)
+    return subprocess.Popen(
+        [*INGEST, "spreads", "--books", "btc_mxn,usd_mxn", "--source", "rest", "--window", "5"]
+        + ["--alert-rules", str(rules), *args],
+        cwd=ROOT,
+        env=monitor_env(tmp_path / "lake", server, receiver_url),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_a_silence_written_while_the_monitor_runs_holds_back_its_books_alerts(
+    tmp_path, http_receiver
+):
+    lake = tmp_path / "lake"
+    server = Server(tmp_path)
+    try:
+        monitor = start_monitor(tmp_path, server, http_receiver.url)
+        wait_until(lambda: (lake / "spreads" / "_partial").is_dir(), 20, "the monitor to start")
+        silenced = subprocess.run(
+            [*INGEST, "alerts", "silence", "--books", "btc_*", "--duration", "1h"]
+            + ["--reason", "Bitso maintenance window"],
+            cwd=ROOT,
+            env=monitor_env(lake, server, http_receiver.url),
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert silenced.returncode == 0, silenced.stderr
+        silence_id = silenced.stdout.strip()
+        for book in ("btc_mxn", "usd_mxn"):
+            server.post("books", {"book": book, "spread": "0.7"})
+        wait_until(lambda: len(filed_alerts(lake)) == 2, 20, "both books' triggers")
+        monitor.send_signal(signal.SIGTERM)
+        _, err = finish(monitor, timeout=30)
+    finally:
+        server.stop()
+    filed = {alert["book"]: alert for alert in filed_alerts(lake)}
+    assert filed["btc_mxn"]["silenced"] is True and filed["btc_mxn"]["state"] == "triggered"
+    assert filed["usd_mxn"]["silenced"] is False
+    assert f"not sent: silence {silence_id}" in err
+    # Only the unsilenced alert reached the rule's receiver, as written to the log.
+    assert http_receiver.wait_until(lambda bodies: len(bodies) >= 1) == [filed["usd_mxn"]]
+
+
+def test_a_monitor_run_posts_to_a_real_alertmanager_which_resolves_the_alert(
+    tmp_path, http_receiver, alertmanager
+):
+    lake = tmp_path / "lake"
+    server = Server(tmp_path)
+    try:
+        monitor = start_monitor(
+            tmp_path, server, http_receiver.url, "--alertmanager", alertmanager.url
+        )
+        wait_until(lambda: (lake / "spreads" / "_partial").is_dir(), 20, "the monitor to start")
+        server.post("books", {"book": "usd_mxn", "spread": "0.7"})
+        listed = alertmanager.wait_for_alerts(bool, timeout=20, book="usd_mxn")
+        assert [alert["labels"] for alert in listed] == [
+            {
+                "alertname": "BitsoSpreadAboveThreshold",
+                "book": "usd_mxn",
+                "threshold": "0.5",
+                "severity": "critical",
+            }
+        ]
+        [triggered] = filed_alerts(lake)
+        assert listed[0]["annotations"]["summary"] == triggered["text"]
+        firing = alertmanager.notifications.wait_until(
+            lambda bodies: any(body["status"] == "firing" for body in bodies), timeout=20
+        )
+        assert [body["status"] for body in firing] == ["firing"]
+        server.post("books", {"book": "usd_mxn", "spread": "0.05"})
+        gone = alertmanager.wait_for_alerts(lambda alerts: not alerts, timeout=20, book="usd_mxn")
+        assert gone == []
+        monitor.send_signal(signal.SIGTERM)
+        finish(monitor, timeout=30)
+    finally:
+        server.stop()
+    assert [alert["state"] for alert in filed_alerts(lake)] == ["triggered", "resolved"]
+    # Alertmanager's own receiver then hears that the episode is over.
+    notified = alertmanager.notifications.wait_until(
+        lambda bodies: any(body["status"] == "resolved" for body in bodies), timeout=20
+    )
+    assert [body["status"] for body in notified][-1] == "resolved"
