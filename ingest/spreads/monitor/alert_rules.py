@@ -37,7 +37,12 @@ DEFAULT_SEVERITY = "warning"
 SHORTHAND_RECEIVER = "webhooks"
 
 _TOP_LEVEL_KEYS = ("receivers", "rules")
-_RECEIVER_KEYS = ("name", "webhook_url_env")
+_RECEIVER_KEYS = ("name", "webhook_url_env", "group_wait", "rate_limit")
+_REQUIRED_RECEIVER_KEYS = ("name", "webhook_url_env")
+# A receiver's messages: alerts within `group_wait` seconds go out as one, at most `rate_limit`
+# messages a second (Slack accepts about one).
+DEFAULT_GROUP_WAIT_SECONDS = 1.0
+DEFAULT_RATE_LIMIT = 1.0
 _RULE_KEYS = (
     "threshold",
     "books",
@@ -82,6 +87,9 @@ class Receiver:
     # The variable the URLs were read from (None for the `--webhook` shorthand).
     url_env: str | None
     urls: tuple[str, ...] = dataclasses.field(repr=False)
+    group_wait_seconds: float = DEFAULT_GROUP_WAIT_SECONDS
+    # Messages per second; None: unlimited.
+    rate_limit: float | None = DEFAULT_RATE_LIMIT
 
 
 @dataclasses.dataclass(frozen=True)
@@ -129,11 +137,6 @@ class AlertRules:
         """The rule of `book` at `threshold`, if one applies."""
         return next((r for r in self.rules_for(book) if r.threshold == threshold), None)
 
-    def webhook_urls(self, receiver_names: Iterable[str]) -> tuple[str, ...]:
-        """The URLs of these receivers, each once, in the order given."""
-        urls = (url for name in receiver_names for url in self.receiver(name).urls)
-        return tuple(dict.fromkeys(urls))
-
     def check_books(self, books: Iterable[str]) -> None:
         """An episode is one (book, threshold): two rules of one threshold must not both match a
         monitored book."""
@@ -166,7 +169,9 @@ def simple_rules(thresholds: Iterable[Decimal], webhook_urls: Iterable[str] = ()
     for url in urls:
         if (problem := check_webhook_url(url)) is not None:
             raise AlertRulesError(problem)
-    receivers = (Receiver(SHORTHAND_RECEIVER, None, urls),) if urls else ()
+    # As before rules existed: each alert posted at once, on its own.
+    shorthand = Receiver(SHORTHAND_RECEIVER, None, urls, group_wait_seconds=0.0, rate_limit=None)
+    receivers = (shorthand,) if urls else ()
     names = tuple(receiver.name for receiver in receivers)
     levels = sorted(set(thresholds), reverse=True)
     if not levels or not all(level.is_finite() and level > 0 for level in levels):
@@ -240,7 +245,7 @@ def parse_alert_rules(document: object, env: Mapping[str, str]) -> AlertRules:
 def _receiver(entry: object, index: int, env: Mapping[str, str]) -> Receiver:
     where = f"receivers[{index}]"
     fields = _mapping(entry, where, _RECEIVER_KEYS)
-    for key in _RECEIVER_KEYS:
+    for key in _REQUIRED_RECEIVER_KEYS:
         if key not in fields:
             raise AlertRulesError(f"{where}: {key}: missing")
         if not isinstance(fields[key], str) or not fields[key]:
@@ -254,7 +259,19 @@ def _receiver(entry: object, index: int, env: Mapping[str, str]) -> Receiver:
     for url in urls:
         if (problem := check_webhook_url(url)) is not None:
             raise AlertRulesError(f"{where}: webhook_url_env: {variable}: {problem}")
-    return Receiver(name, variable, urls)
+    group_wait = _seconds(fields.get("group_wait"), where, "group_wait")
+    rate_limit = DEFAULT_RATE_LIMIT
+    if fields.get("rate_limit") is not None:
+        rate_limit = float(_number(fields["rate_limit"], where, "rate_limit (messages a second)"))
+        if rate_limit <= 0:
+            raise AlertRulesError(f"{where}: rate_limit: must be more than 0 messages a second")
+    return Receiver(
+        name,
+        variable,
+        urls,
+        group_wait_seconds=DEFAULT_GROUP_WAIT_SECONDS if group_wait is None else group_wait,
+        rate_limit=rate_limit,
+    )
 
 
 def _rule(entry: object, index: int, receiver_names: set[str]) -> AlertRule:

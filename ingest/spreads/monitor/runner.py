@@ -35,6 +35,7 @@ from ingest.spreads.monitor.feed_alerts import FeedWatch
 from ingest.spreads.monitor.lake import LakeWriter
 from ingest.spreads.monitor.plan import ALERT_TIMINGS
 from ingest.spreads.monitor.quotes import Quote, QuoteBoard
+from ingest.spreads.monitor.receiver_groups import ReceiverGroups
 from ingest.spreads.monitor.records import SpreadRecord, utc_iso
 from ingest.spreads.monitor.sampler import Sampler
 from ingest.spreads.monitor.silences import SILENCES_FILE, SilenceBook
@@ -132,6 +133,7 @@ class AlertDispatcher:
         spread_from_records: bool = True,
         silences: SilenceBook | None = None,
         alertmanager: AlertmanagerSink | None = None,
+        receivers: ReceiverGroups | None = None,
     ) -> None:
         self.supervisor = supervisor
         # The run's health and metrics state (monitor.health), if served.
@@ -145,6 +147,8 @@ class AlertDispatcher:
         self.state_dir = state_dir
         self.silences = silences
         self.alertmanager = alertmanager
+        # Groups and paces each receiver's messages; by default each alert goes out at once.
+        self.receivers = receivers or ReceiverGroups(notifier, tracker.rules.receivers)
         # Episodes of books or thresholds this run does not watch, kept for a later run.
         self.carried = carried or OpenAlerts()
         # False with alerts per message: spread alerts then come from `observe_quote`.
@@ -207,9 +211,9 @@ class AlertDispatcher:
         else:
             rule = rules.rule(event.book, event.threshold)
             matching = () if rule is None else (rule,)
-        urls = rules.webhook_urls(name for rule in matching for name in rule.receivers)
-        if urls:
-            self.notifier.notify(event.as_json(), urls)
+        names = dict.fromkeys(name for rule in matching for name in rule.receivers)
+        for name in names:
+            self.receivers.send(name, event.as_json())
         if self.alertmanager is not None and event.state != REMINDER:
             severity = matching[0].severity if len(matching) == 1 else DEFAULT_SEVERITY
             start = epoch_seconds(event.episode_start or event.orderbook_timestamp)
@@ -363,6 +367,8 @@ def run_monitor(
     )
     _log_resumed(tracked, carried)
     per_message = options.alert_timing == "message"
+    receivers = ReceiverGroups(notifier, rules.receivers)
+    receivers.on_failure = supervisor.failed
     alerts = AlertDispatcher(
         AlertTracker(rules, tracked.episodes),
         FeedWatch(options.stale_after, tracked.stale),
@@ -376,6 +382,7 @@ def run_monitor(
         spread_from_records=not per_message,
         silences=SilenceBook(lake.journal_dir / SILENCES_FILE),
         alertmanager=alertmanager,
+        receivers=receivers,
     )
     sinks = Sinks(lake, alerts, summary, supervisor)
     if per_message:
@@ -434,6 +441,7 @@ def run_monitor(
                 ("source", stop_source),
                 ("lake writer", lake.close),
                 ("alerts file", alerts.close),
+                ("receiver groups", receivers.close),
                 ("webhook notifier", notifier.close),
                 (
                     "Alertmanager sink",

@@ -144,6 +144,7 @@ def build_monitor(
         plan.fmt,
         settings.lake,
     )
-    notifier = WebhookNotifier(rules.webhook_urls(r.name for r in rules.receivers))
+    # Receivers may share a URL: one delivery worker per URL.
+    notifier = WebhookNotifier(dict.fromkeys(url for r in rules.receivers for url in r.urls))
     alertmanager = AlertmanagerSink(settings.alertmanagers) if settings.alertmanagers else None
     return Monitor(settings, options, board, source, client, clock, notifier, alertmanager)

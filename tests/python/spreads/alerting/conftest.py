@@ -31,6 +31,8 @@ class HttpReceiver:
 
     def __init__(self) -> None:
         self.bodies: list[object] = []
+        # When each body arrived (time.monotonic).
+        self.arrivals: list[float] = []
         self.statuses: list[int] = []
         self.attempts = 0
         self.received = threading.Condition()
@@ -47,6 +49,7 @@ class HttpReceiver:
                     status = receiver.statuses.pop(0) if receiver.statuses else 200
                     if status == 200:
                         receiver.bodies.append(json.loads(body))
+                        receiver.arrivals.append(time.monotonic())
                         receiver.received.notify_all()
                 self.send_response(status)
                 self.send_header("Content-Length", "2")
