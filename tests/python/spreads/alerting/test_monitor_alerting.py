@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
+import time
+from datetime import datetime
 from pathlib import Path
 
 from ..monitor.test_end_to_end import (
@@ -127,3 +129,60 @@ def test_a_monitor_run_posts_to_a_real_alertmanager_which_resolves_the_alert(
         lambda bodies: any(body["status"] == "resolved" for body in bodies), timeout=20
     )
     assert [body["status"] for body in notified][-1] == "resolved"
+
+
+FLAPPING_RULES = """
+receivers:
+  - name: markets-slack
+    webhook_url_env: MARKETS_SLACK_URL
+rules:
+  - threshold: 0.1
+    for: 3
+    clear_for: 5
+    clear_below: 0.08
+    receivers: [markets-slack]
+"""
+
+
+def test_a_spread_flapping_around_the_threshold_gives_the_one_specified_episode(
+    tmp_path, http_receiver
+):
+    # bitso_sandbox/scripts/flapping.json: btc_mxn at 0.15 % (above 0.1) for 2 s at a time,
+    # then for 6 s (from second 14), then below for 2 s, above for 2 s, and below from 24 on.
+    script = json.loads((ROOT / "bitso_sandbox/scripts/flapping.json").read_text())
+    lake = tmp_path / "lake"
+    rules = tmp_path / "flapping.yml"
+    rules.write_text(FLAPPING_RULES)
+    server = Server(tmp_path, script)
+    try:
+        monitor = subprocess.Popen(
+            [*INGEST, "spreads", "--books", "btc_mxn,usd_mxn", "--source", "rest"]
+            + ["--window", "5", "--alert-rules", str(rules), "--duration", "32"],
+            cwd=ROOT,
+            env=monitor_env(lake, server, http_receiver.url),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        finish(monitor, timeout=90)
+        server_started = server.started
+    finally:
+        server.stop()
+    filed = filed_alerts(lake)
+    assert [(alert["book"], alert["state"]) for alert in filed] == [
+        ("btc_mxn", "triggered"),
+        ("btc_mxn", "resolved"),
+    ]
+    assert filed[0]["alert_key"] == filed[1]["alert_key"]
+    start = datetime.fromisoformat(filed[0]["alert_key"].split("/", 2)[2]).timestamp()
+    triggered = datetime.fromisoformat(filed[0]["orderbook_timestamp"]).timestamp()
+    resolved = datetime.fromisoformat(filed[1]["orderbook_timestamp"]).timestamp()
+    # Triggered 3 s after the sustained stretch began; resolved 5 s into the last calm stretch
+    # (the brief dip at 20-22 s did not resolve it); seconds since the local Bitso started.
+    assert triggered - start == 3
+    wall_start = time.time() - (time.monotonic() - server_started)
+    assert 13 <= start - wall_start <= 16
+    assert 28 <= resolved - wall_start <= 31
+    # The receiver got the same two alerts (default group_wait: they were far apart).
+    received = http_receiver.wait_until(lambda bodies: len(bodies) >= 2)
+    assert received == filed
