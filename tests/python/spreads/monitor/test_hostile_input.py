@@ -17,7 +17,8 @@ from ingest.spreads.monitor.bitso_rest import (
     retry_after_seconds,
 )
 from ingest.spreads.monitor.budget import RequestBudget
-from ingest.spreads.monitor.quotes import QuoteBoard
+from ingest.spreads.monitor.orders_frame import read_orders
+from ingest.spreads.monitor.quotes import QuoteBoard, best_bid_ask, parse_price
 from ingest.spreads.monitor.rest_source import RestSource
 from ingest.spreads.monitor.ws_source import WsSource, _Session
 
@@ -229,6 +230,7 @@ HOSTILE_FRAMES = {
     "rate-a-list": orders(asks=[{"r": ["1"], "a": "1", "t": 1}]),
     "rate-zero": orders(bids=[{"r": "0", "a": "1", "t": 0}]),
     "unsubscribed-book": json.dumps({**GOOD_ORDERS, "book": "eth_mxn"}),
+    "orders-with-an-error": json.dumps({**GOOD_ORDERS, "error": "book halted"}),
     "error-a-list": json.dumps({"action": "subscribe", "error": ["x"], "book": ["btc_mxn"]}),
     "answer-book-a-list": json.dumps({"action": "subscribe", "response": "ok", "book": [1]}),
     "answer-book-an-object": json.dumps({"action": "subscribe", "response": "ok", "book": {}}),
@@ -247,6 +249,57 @@ def test_a_hostile_frame_is_skipped_and_counted_and_the_next_good_frame_is_used(
     source._on_frame(session, json.dumps(GOOD_ORDERS), clock.now)
     quote = board.snapshot()["btc_mxn"].quote
     assert quote.bid == Decimal("1547000") and quote.observed_at == clock.now
+
+
+@pytest.mark.parametrize(
+    "case", [case for case, frame in HOSTILE_FRAMES.items() if isinstance(frame, str)]
+)
+def test_the_fast_orders_reader_leaves_every_hostile_frame_to_the_general_reader(case):
+    read = read_orders(HOSTILE_FRAMES[case])
+    # The one well-formed frame among them is for a book the source did not subscribe to.
+    assert read is None or (case == "unsubscribed-book" and read[0] == "eth_mxn")
+
+
+def test_an_orders_frame_outside_the_fast_path_is_read_as_the_general_reader_always_did(clock):
+    # Bitso sends rates as strings; a rate sent as a JSON number is still a price.
+    source, board, session = ws_source(clock)
+    frame = {**GOOD_ORDERS, "payload": {"bids": [{"r": 1547000, "a": "1", "t": 0}], "asks": []}}
+    frame["payload"]["asks"] = [{"r": 1548000.5, "a": "1", "t": 1}]
+    assert read_orders(json.dumps(frame)) is None
+    source._on_frame(session, json.dumps(frame), clock.now)
+    quote = board.snapshot()["btc_mxn"].quote
+    assert (quote.bid, quote.ask) == (Decimal("1547000"), Decimal("1548000.5"))
+    assert source.skipped_frames == 0
+
+
+def test_the_fast_orders_reader_finds_the_top_the_general_reader_finds(clock):
+    """Frames shaped as Bitso sends them (every field of each order, rates in any order, sides
+    empty, rates that differ only past a float's precision) give the same book and top."""
+    import random
+
+    generator = random.Random(15)
+    rates = ["1547000", "1547000.5", "0.00000001", "17.99", "18.00", "18.0000000000000000001"]
+    for _ in range(200):
+        sides = {}
+        for side, name in ((0, "bids"), (1, "asks")):
+            sides[name] = [
+                {
+                    "a": "0.0065",
+                    "d": 1796175448264,
+                    "o": f"o{generator.getrandbits(32):x}",
+                    "r": generator.choice(rates),
+                    "s": "undefined",
+                    "t": side,
+                    "v": "10134.3565",
+                }
+                for _ in range(generator.randint(0, 20))
+            ]
+        frame = {"type": "orders", "book": "usd_mxn", "payload": sides, "sent": 1796175448265}
+        expected = best_bid_ask(
+            [parse_price(order["r"]) for order in sides["bids"]],
+            [parse_price(order["r"]) for order in sides["asks"]],
+        )
+        assert read_orders(json.dumps(frame)) == ("usd_mxn", *expected)
 
 
 def test_skipped_frames_are_logged_once_per_kind_then_as_a_periodic_count(clock, caplog):
