@@ -21,9 +21,9 @@ where
 
 {#- Fails for every alert of the monitor's log that no reconstructed episode explains, and every
     episode boundary the log lacks, on the books and thresholds the log covers. Alerts of seconds
-    whose window file is not in the warehouse yet are left out. A restarted monitor triggers
-    again for a book still above a threshold, so this is a finding to look at rather than a
-    broken invariant. -#}
+    whose window file is not in the warehouse yet are left out. A restarted monitor continues
+    the episodes it persisted; only a crash between an alert line and the write of its state
+    file repeats an alert, so this is a finding to look at rather than a broken invariant. -#}
 {% test agrees_with_alert_log(model, alerts, observations, thresholds) %}
 
 with
