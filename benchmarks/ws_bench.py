@@ -5,7 +5,8 @@ The server runs in a subprocess (its CPU is not counted) with `--activity` chang
 per book, and a script that moves every book's spread across 0.1 % and back each second, each
 book at its own offset, so alerts keep firing. The monitor runs in this process and reports the
 latency from a frame's arrival to its alert (handed to the log, the alerts file and the webhook
-queue) and the CPU it spent. Run from the repository root:
+queue), how late after each second's boundary the sampler read the board, and the CPU it
+spent, in all and per thread (Linux). Run from the repository root:
 
     .venv/bin/python -m benchmarks.ws_bench --seconds 60 --activity 10
 """
@@ -15,20 +16,24 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import statistics
 import tempfile
 import threading
 import time
 from pathlib import Path
+from unittest import mock
 
 from benchmarks.local_bitso_server import start_local_bitso
 from bitso_sandbox.local_bitso.catalog import BOOKS
+from ingest.spreads.monitor import runner
 from ingest.spreads.monitor.bitso_rest import BitsoRestClient
 from ingest.spreads.monitor.budget import RequestBudget
 from ingest.spreads.monitor.clock import SystemClock
 from ingest.spreads.monitor.plan import DEPTHS
 from ingest.spreads.monitor.quotes import QuoteBoard
 from ingest.spreads.monitor.runner import MonitorOptions, run_monitor
+from ingest.spreads.monitor.sampler import Sampler
 from ingest.spreads.monitor.webhooks import WebhookNotifier
 from ingest.spreads.monitor.ws_source import WsSource
 
@@ -47,6 +52,65 @@ def alerting_script() -> dict:
 
 def percentile(values: list[float], share: float) -> float:
     return statistics.quantiles(values, n=1000, method="inclusive")[round(share * 1000) - 1]
+
+
+class TimedSampler(Sampler):
+    """The monitor's sampler, noting how late after its second each board reading came."""
+
+    lateness: list[float] = []
+
+    def sample(self, second: int, now: float) -> list:
+        TimedSampler.lateness.append(now - second)
+        return super().sample(second, now)
+
+
+class ThreadCpu:
+    """CPU seconds (user and system) each thread of this process spent while inside, by name,
+    read from /proc every second while the threads live (so to the second); empty where /proc
+    is not."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[tuple[str, int], float] = {}
+        self._before: dict[tuple[str, int], float] = {}
+        self._stop = threading.Event()
+        self._watcher = threading.Thread(target=self._watch, name="benchmark CPU watcher")
+
+    def __enter__(self) -> ThreadCpu:
+        self._before = self._read()
+        self._watcher.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._watcher.join()
+
+    def by_name(self) -> dict[str, float]:
+        totals: dict[str, float] = {}
+        for key, seconds in self.seconds.items():
+            name = key[0]
+            totals[name] = totals.get(name, 0.0) + seconds - self._before.get(key, 0.0)
+        return {name: round(seconds, 2) for name, seconds in sorted(totals.items())}
+
+    def _watch(self) -> None:
+        while True:
+            stopping = self._stop.wait(1.0)
+            self.seconds.update(self._read())
+            if stopping:
+                return
+
+    @staticmethod
+    def _read() -> dict[tuple[str, int], float]:
+        ticks = os.sysconf("SC_CLK_TCK")
+        seconds = {}
+        for thread in threading.enumerate():
+            try:
+                stat = Path(f"/proc/self/task/{thread.native_id}/stat").read_text()
+            except OSError:
+                continue
+            # Fields after the name's closing parenthesis: utime and stime are 12th and 13th.
+            fields = stat.rsplit(")", 1)[1].split()
+            seconds[thread.name, thread.native_id] = (int(fields[11]) + int(fields[12])) / ticks
+        return seconds
 
 
 def main() -> None:
@@ -83,15 +147,17 @@ def main() -> None:
             )
             source = WsSource(ws_url, board, client, budget, clock, depth=args.depth)
             cpu, wall = time.process_time(), time.monotonic()
-            summary = run_monitor(
-                options, board, source, clock, threading.Event(), WebhookNotifier([])
-            )
+            with mock.patch.object(runner, "Sampler", TimedSampler), ThreadCpu() as threads:
+                summary = run_monitor(
+                    options, board, source, clock, threading.Event(), WebhookNotifier([])
+                )
             cpu, wall = time.process_time() - cpu, time.monotonic() - wall
         finally:
             server.terminate()
             server.wait(10)
 
     latencies_ms = [latency * 1000 for latency in summary.alert_latencies]
+    lateness_ms = [lateness * 1000 for lateness in TimedSampler.lateness]
     report = {
         "books": len(books),
         "depth": args.depth,
@@ -109,6 +175,8 @@ def main() -> None:
         "wall_seconds": round(wall, 1),
         "cpu_share_of_one_core": f"{cpu / wall:.1%}",
         "cpu_per_frame_us": round(cpu / source.frames * 1e6, 1),
+        "cpu_seconds_by_thread": threads.by_name(),
+        "sampling_lateness_p99_ms": round(percentile(lateness_ms, 0.99), 1),
         "worst_sampling_lateness_ms": round(summary.worst_lateness * 1000, 1),
         "api_requests": source.rest_requests + 1,
         "connections": source.connections,
