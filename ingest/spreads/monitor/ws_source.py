@@ -83,6 +83,8 @@ class _Session:
         self.failure: PartFailure | None = None
         # When each book last sent a frame (or was confirmed current by the ticker).
         self.heard: dict[str, float] = {}
+        # When the connection last sent a frame (a keep-alive included).
+        self.last_frame = 0.0
         # Set by the silent-book check: the book whose frames stopped, and why the connection
         # is no longer trusted.
         self.lost_book: tuple[str, str] | None = None
@@ -290,32 +292,40 @@ class WsSource:
         return "connection ended"
 
     async def _read(self, connection: ClientConnection, session: _Session) -> None:
-        last_frame = last_vouch = self.clock.time()
-        while True:
-            try:
-                async with asyncio.timeout(VOUCH_INTERVAL):
-                    message = await connection.recv()
-            except TimeoutError:
-                message = None
-            if session.failure is not None:
-                raise session.failure
-            if session.lost_book is not None:
-                book, why = session.lost_book
-                self.silent_books[book] += 1
-                raise ConnectionSilent(why)
-            now = self.clock.time()
-            if message is not None:
-                last_frame = now
-                self.frames += 1
-                self._on_frame(session, message, now)
-            elif now - last_frame > self.silence_timeout:
-                raise ConnectionSilent(
-                    f"no frame for {now - last_frame:.1f} s (limit {self.silence_timeout:g} s)"
-                )
-            if now - last_vouch >= VOUCH_INTERVAL:
+        """Frames are handled as they come by a task of their own, which arms no timer per frame;
+        every VOUCH_INTERVAL this loop vouches for the quotes and looks for a silence or a failed
+        task. Returns never: it raises why the connection can no longer be used."""
+        session.last_frame = self.clock.time()
+        frames = asyncio.create_task(self._handle_frames(connection, session))
+        try:
+            while True:
+                await asyncio.wait({frames}, timeout=VOUCH_INTERVAL)
+                if frames.done():
+                    frames.result()  # the connection closed: raises ConnectionClosed
+                if session.failure is not None:
+                    raise session.failure
+                if session.lost_book is not None:
+                    book, why = session.lost_book
+                    self.silent_books[book] += 1
+                    raise ConnectionSilent(why)
+                now = self.clock.time()
+                silent_for = now - session.last_frame
+                if silent_for > self.silence_timeout:
+                    raise ConnectionSilent(
+                        f"no frame for {silent_for:.1f} s (limit {self.silence_timeout:g} s)"
+                    )
                 self.board.vouch(self.name, now)
-                last_vouch = now
                 self._check_silent_books(session, now)
+        finally:
+            frames.cancel()
+            await asyncio.wait({frames})
+
+    async def _handle_frames(self, connection: ClientConnection, session: _Session) -> None:
+        while True:
+            message = await connection.recv()
+            now = session.last_frame = self.clock.time()
+            self.frames += 1
+            self._on_frame(session, message, now)
 
     def _check_silent_books(self, session: _Session, now: float) -> None:
         """Books without a frame for `book_timeout` while the connection lives are checked
