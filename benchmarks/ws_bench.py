@@ -1,5 +1,6 @@
 """Benchmark of the WebSocket source: every book the local Bitso lists, streamed at a realistic
-message rate, with alerts per message.
+message rate, with alerts per message (`--alert-timing second` leaves spread alerts to the
+sampler's seconds, which shows what the stream alone costs).
 
 The server runs in a subprocess (its CPU is not counted) with `--activity` changes per second
 per book, and a script that moves every book's spread across 0.1 % and back each second, each
@@ -30,7 +31,7 @@ from ingest.spreads.monitor import runner
 from ingest.spreads.monitor.bitso_rest import BitsoRestClient
 from ingest.spreads.monitor.budget import RequestBudget
 from ingest.spreads.monitor.clock import SystemClock
-from ingest.spreads.monitor.plan import DEPTHS
+from ingest.spreads.monitor.plan import ALERT_TIMINGS, DEPTHS
 from ingest.spreads.monitor.quotes import QuoteBoard
 from ingest.spreads.monitor.runner import MonitorOptions, run_monitor
 from ingest.spreads.monitor.sampler import Sampler
@@ -120,6 +121,12 @@ def main() -> None:
         "--activity", type=float, default=10.0, help="changes per second per book on the server"
     )
     parser.add_argument("--depth", choices=DEPTHS, default="top")
+    parser.add_argument(
+        "--alert-timing",
+        choices=ALERT_TIMINGS,
+        default="message",
+        help="`second` leaves out the per-message alert work, to see what the stream alone costs",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
 
@@ -143,7 +150,7 @@ def main() -> None:
                 lake=Path(work) / "lake",
                 window_seconds=60,
                 duration=args.seconds,
-                alert_timing="message",
+                alert_timing=args.alert_timing,
             )
             source = WsSource(ws_url, board, client, budget, clock, depth=args.depth)
             cpu, wall = time.process_time(), time.monotonic()
@@ -161,6 +168,7 @@ def main() -> None:
     report = {
         "books": len(books),
         "depth": args.depth,
+        "alert_timing": args.alert_timing,
         "server_changes_per_second_per_book": args.activity,
         "seconds": summary.seconds,
         "frames": source.frames,
