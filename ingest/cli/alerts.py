@@ -202,3 +202,43 @@ def unsilence_command(
 
 
 COMMANDS = (alerts_group,)
+
+
+@alerts_group.command("export-rules")
+@click.argument("rules_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--seed",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the thresholds seed.  [default: <project>/seeds/spread_thresholds.csv]",
+)
+@click.option(
+    "--project-dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="The dbt project whose seed is written.  [env: DBT_PROJECT_DIR; default: the current "
+    "folder]",
+)
+@click.pass_obj
+def export_rules_command(
+    settings: Settings, rules_file: Path, seed: Path | None, project_dir: Path | None
+) -> None:
+    """Write the dbt thresholds seed from an alert rules file, so that the episode model
+    (rpt_spread_alert_episodes) applies the monitor's for, clear_for and clear_below."""
+    from ingest.spreads.monitor.alert_rules import (
+        THRESHOLDS_SEED,
+        AlertRulesError,
+        load_alert_rules,
+        write_rules_seed,
+    )
+
+    settings = settings.replace(project_dir=project_dir)
+    target = seed or settings.project_dir / THRESHOLDS_SEED
+    try:
+        # Nothing is sent: receivers' URLs are not needed.
+        warnings = write_rules_seed(load_alert_rules(rules_file, None), target)
+    except AlertRulesError as error:
+        raise click.BadParameter(str(error), param_hint="RULES_FILE") from error
+    except OSError as error:
+        raise RunFailed(f"cannot write {target}: {error.strerror}") from error
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)
+    click.echo(str(target))

@@ -53,7 +53,7 @@ covered as (
 ),
 
 episode_boundaries as (
-    select book, threshold_pct, 'triggered' as alert_state, episode_start as orderbook_timestamp
+    select book, threshold_pct, 'triggered' as alert_state, triggered_at as orderbook_timestamp
     from {{ model }}
     union all
     select book, threshold_pct, 'resolved' as alert_state, episode_end as orderbook_timestamp

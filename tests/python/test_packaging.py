@@ -20,7 +20,7 @@ from tests.python.conftest import REPO_ROOT
 # draws), the local Bitso and sample generator (tooling), Spark, and the S3 client (only s3://
 # lakes).
 NOT_AT_START_UP = ("matplotlib", "plotly", "bitso_sandbox", "pyspark", "s3fs")
-PRODUCTION_COMMANDS = ("snapshots", "daily", "export", "spreads", "lake-load", "report")
+PRODUCTION_COMMANDS = ("snapshots", "daily", "export", "spreads", "lake-load", "report", "alerts")
 
 
 def imported_by(python: str, *args: str, cwd: Path, env: dict | None = None) -> set[str]:

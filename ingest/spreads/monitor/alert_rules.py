@@ -184,6 +184,47 @@ def default_rules(project_dir: Path, webhook_urls: Iterable[str] = ()) -> AlertR
     return simple_rules(project_thresholds(project_dir), webhook_urls)
 
 
+SEED_COLUMNS = ("threshold_pct", "for_seconds", "clear_for_seconds", "clear_below_pct")
+
+
+def write_rules_seed(rules: AlertRules, path: Path) -> list[str]:
+    """Write the rules' thresholds seed (the episode model's rules), highest threshold first,
+    atomically; returns warnings about what the seed cannot say (a rule limited to some books
+    applies there to every book). Two rules of one threshold cannot be one seed row."""
+    thresholds = [rule.threshold for rule in rules.rules]
+    if len(set(thresholds)) < len(thresholds):
+        duplicated = min(value for value in thresholds if thresholds.count(value) > 1)
+        raise AlertRulesError(
+            f"threshold {duplicated} has several rules: the seed holds one rule per threshold"
+        )
+    warnings = [
+        f"threshold {rule.threshold}: the episode model applies it to every book, not only "
+        f"{', '.join(rule.books)}"
+        for rule in rules.rules
+        if rule.books is not None
+    ]
+    aside = path.with_name(f".{path.name}.tmp")
+    with aside.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(SEED_COLUMNS)
+        for rule in sorted(rules.rules, key=lambda rule: rule.threshold, reverse=True):
+            clear_below = "" if rule.clear_below is None else str(rule.clear_below)
+            writer.writerow(
+                [
+                    rule.threshold,
+                    _seconds_text(rule.for_seconds),
+                    _seconds_text(rule.clear_for_seconds),
+                    clear_below,
+                ]
+            )
+    aside.replace(path)
+    return warnings
+
+
+def _seconds_text(seconds: float) -> str:
+    return str(int(seconds)) if seconds == int(seconds) else str(seconds)
+
+
 def rules_for_run(
     rules_file: Path | None,
     thresholds: Iterable[Decimal] | None,
@@ -205,8 +246,9 @@ def rules_for_run(
     return load_alert_rules(rules_file, env)
 
 
-def load_alert_rules(path: Path, env: Mapping[str, str]) -> AlertRules:
-    """Read and validate a rules file; receivers' URLs come from `env`."""
+def load_alert_rules(path: Path, env: Mapping[str, str] | None) -> AlertRules:
+    """Read and validate a rules file; receivers' URLs come from `env` (None: not read, for a
+    use of the rules that sends nothing)."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as error:
@@ -221,7 +263,7 @@ def load_alert_rules(path: Path, env: Mapping[str, str]) -> AlertRules:
         raise AlertRulesError(f"alert rules {path}: {error}") from error
 
 
-def parse_alert_rules(document: object, env: Mapping[str, str]) -> AlertRules:
+def parse_alert_rules(document: object, env: Mapping[str, str] | None) -> AlertRules:
     """Validate a parsed rules document (see the module docstring for its shape)."""
     top = _mapping(document, "the file", _TOP_LEVEL_KEYS)
     receivers = tuple(
@@ -242,7 +284,7 @@ def parse_alert_rules(document: object, env: Mapping[str, str]) -> AlertRules:
     )
 
 
-def _receiver(entry: object, index: int, env: Mapping[str, str]) -> Receiver:
+def _receiver(entry: object, index: int, env: Mapping[str, str] | None) -> Receiver:
     where = f"receivers[{index}]"
     fields = _mapping(entry, where, _RECEIVER_KEYS)
     for key in _REQUIRED_RECEIVER_KEYS:
@@ -253,8 +295,8 @@ def _receiver(entry: object, index: int, env: Mapping[str, str]) -> Receiver:
     name, variable = fields["name"], fields["webhook_url_env"]
     where = f"receiver {name!r}"
     # Several URLs may share one variable, separated by spaces (as BITSO_WEBHOOKS).
-    urls = tuple(env.get(variable, "").split())
-    if not urls:
+    urls = () if env is None else tuple(env.get(variable, "").split())
+    if not urls and env is not None:
         raise AlertRulesError(f"{where}: webhook_url_env: the variable {variable} is not set")
     for url in urls:
         if (problem := check_webhook_url(url)) is not None:

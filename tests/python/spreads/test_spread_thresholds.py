@@ -42,3 +42,50 @@ def test_a_broken_seed_is_an_error_naming_the_file(tmp_path, content):
     (tmp_path / "seeds" / "spread_thresholds.csv").write_text(content)
     with pytest.raises(ThresholdsError, match="spread_thresholds.csv"):
         project_thresholds(tmp_path)
+
+
+def test_the_committed_seed_is_the_default_rules_exported(tmp_path):
+    from click.testing import CliRunner
+
+    from ingest.cli import cli
+    from ingest.spreads.monitor.alert_rules import default_rules, write_rules_seed
+
+    exported = tmp_path / "spread_thresholds.csv"
+    assert write_rules_seed(default_rules(REPO_ROOT), exported) == []
+    assert exported.read_text() == SEED.read_text()
+    # `ingest alerts export-rules` writes the same from a file of those rules.
+    rules = tmp_path / "rules.yml"
+    rules.write_text("rules:\n" + "".join(f"  - threshold: {t}\n" for t in DEFAULT_THRESHOLDS))
+    from_file = tmp_path / "from_file.csv"
+    result = CliRunner().invoke(
+        cli, ["alerts", "export-rules", str(rules), "--seed", str(from_file)]
+    )
+    assert result.exit_code == 0, result.output
+    assert from_file.read_text() == SEED.read_text()
+
+
+def test_export_rules_writes_the_rule_columns_and_refuses_what_the_seed_cannot_hold(tmp_path):
+    from click.testing import CliRunner
+
+    from ingest.cli import cli
+
+    rules = tmp_path / "rules.yml"
+    # The receiver's URL variable need not be set: exporting sends nothing.
+    rules.write_text(
+        "receivers:\n  - name: slack\n    webhook_url_env: UNSET_URL\n"
+        "rules:\n  - threshold: 0.1\n    books: [btc_*]\n    for: 3\n    clear_for: 5\n"
+        "    clear_below: 0.08\n    receivers: [slack]\n  - threshold: 1.0\n    for: 1.5\n"
+    )
+    seed = tmp_path / "seed.csv"
+    runner = CliRunner()
+    result = runner.invoke(cli, ["alerts", "export-rules", str(rules), "--seed", str(seed)])
+    assert result.exit_code == 0, result.output
+    assert "applies it to every book, not only btc_*" in result.output
+    assert seed.read_text().splitlines() == [
+        "threshold_pct,for_seconds,clear_for_seconds,clear_below_pct",
+        "1.0,1.5,0,",
+        "0.1,3,5,0.08",
+    ]
+    rules.write_text("rules:\n  - threshold: 0.1\n  - threshold: 0.1\n    books: [usd_mxn]\n")
+    result = runner.invoke(cli, ["alerts", "export-rules", str(rules), "--seed", str(seed)])
+    assert result.exit_code == 2 and "one rule per threshold" in result.output
