@@ -18,12 +18,15 @@ from ingest.spreads.monitor.alert_rules import (
     DEFAULT_SEVERITY,
     DEFAULT_THRESHOLDS,
     REMINDER,
+    RESOLVED,
+    AlertRule,
     AlertRules,
     simple_rules,
 )
 from ingest.spreads.monitor.alert_state import OpenAlerts
 from ingest.spreads.monitor.alertmanager import AlertmanagerSink, managed_alert
 from ingest.spreads.monitor.alerts import (
+    FRESH,
     AlertEvent,
     AlertFile,
     AlertTracker,
@@ -188,6 +191,10 @@ class AlertDispatcher:
                 self.state.on_alert(event.book, threshold, event.state)
             if not event.silenced:
                 self._route(event)
+            elif event.state in (RESOLVED, FRESH) and self.alertmanager is not None:
+                # The trigger may have gone out before the silence: unended, the sink would
+                # refresh it for ever. Alertmanager takes the end of an alert it never had.
+                self._to_alertmanager(event, self._matching_rules(event))
             self.summary.alerts += 1
             if arrived_at is not None:
                 self.summary.alert_latencies.append(self.clock.time() - arrived_at)
@@ -205,19 +212,26 @@ class AlertDispatcher:
     def _route(self, event: AlertEvent) -> None:
         """To the rule's receivers (a stale feed: those of every rule of its book), and to
         Alertmanager, which makes its own reminders from the refreshes."""
-        rules = self.tracker.rules
-        if event.threshold is None:
-            matching = rules.rules_for(event.book)
-        else:
-            rule = rules.rule(event.book, event.threshold)
-            matching = () if rule is None else (rule,)
+        matching = self._matching_rules(event)
         names = dict.fromkeys(name for rule in matching for name in rule.receivers)
         for name in names:
             self.receivers.send(name, event.as_json())
         if self.alertmanager is not None and event.state != REMINDER:
-            severity = matching[0].severity if len(matching) == 1 else DEFAULT_SEVERITY
-            start = epoch_seconds(event.episode_start or event.orderbook_timestamp)
-            self.alertmanager.send(managed_alert(event, start, severity))
+            self._to_alertmanager(event, matching)
+
+    def _matching_rules(self, event: AlertEvent) -> tuple[AlertRule, ...]:
+        """The event's rule; a stale feed's (no threshold): every rule of its book."""
+        rules = self.tracker.rules
+        if event.threshold is None:
+            return rules.rules_for(event.book)
+        rule = rules.rule(event.book, event.threshold)
+        return () if rule is None else (rule,)
+
+    def _to_alertmanager(self, event: AlertEvent, matching: tuple[AlertRule, ...]) -> None:
+        assert self.alertmanager is not None
+        severity = matching[0].severity if len(matching) == 1 else DEFAULT_SEVERITY
+        start = epoch_seconds(event.episode_start or event.orderbook_timestamp)
+        self.alertmanager.send(managed_alert(event, start, severity))
 
     def _write(self, events: list[AlertEvent], open_alerts: OpenAlerts) -> None:
         # The log keeps the episodes' boundaries; a reminder is in the run's log and sent only.

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
+import threading
 import time
 from datetime import datetime
 from pathlib import Path
@@ -186,3 +187,60 @@ def test_a_spread_flapping_around_the_threshold_gives_the_one_specified_episode(
     # The receiver got the same two alerts (default group_wait: they were far apart).
     received = http_receiver.wait_until(lambda bodies: len(bodies) >= 2)
     assert received == filed
+
+
+class RecordingSink:
+    """Stands in for the Alertmanager sink: keeps what it is sent."""
+
+    def __init__(self) -> None:
+        self.sent = []
+        self.on_failure = None
+
+    def send(self, alert) -> None:
+        self.sent.append(alert)
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_silence_that_begins_mid_episode_still_ends_the_alert_in_alertmanager(tmp_path):
+    from decimal import Decimal
+
+    from ingest.spreads.monitor.alert_rules import simple_rules
+    from ingest.spreads.monitor.quotes import Quote, QuoteBoard
+    from ingest.spreads.monitor.runner import MonitorOptions, run_monitor
+    from ingest.spreads.monitor.silences import SILENCES_FILE, SilenceStore, new_silence
+    from ingest.spreads.monitor.webhooks import WebhookNotifier
+
+    from ..monitor.conftest import T0, ManualClock
+    from ..monitor.test_runner import IdleSource
+
+    lake = tmp_path / "lake"
+    clock, board = ManualClock(), QuoteBoard(["btc_mxn"])
+    store = SilenceStore(lake / "spreads" / "_partial" / SILENCES_FILE, clock=clock.time)
+
+    def advance(now: float) -> None:
+        second = int(now) - T0
+        if second == 5:
+            store.add(new_silence(["btc_*"], 3600, "maintenance", now))
+        bid = Decimal("99.3") if second < 10 else Decimal("99.95")
+        board.publish(Quote("btc_mxn", bid, Decimal("100"), now, "rest"))
+
+    advance(clock.now)
+    clock.on_advance = advance
+    sink = RecordingSink()
+    options = MonitorOptions(
+        books=("btc_mxn",),
+        lake=lake,
+        window_seconds=60,
+        duration=15,
+        rules=simple_rules([Decimal("0.5")]),
+    )
+    run_monitor(options, board, IdleSource(), clock, threading.Event(), WebhookNotifier([]), sink)
+    assert [(alert["state"], alert["silenced"]) for alert in filed_alerts(lake)] == [
+        ("triggered", False),
+        ("resolved", True),
+    ]
+    # Alertmanager heard the trigger, and hears the end although the silence held it back.
+    assert [alert.ends_at is None for alert in sink.sent] == [True, False]
+    assert sink.sent[0].identity == sink.sent[1].identity
