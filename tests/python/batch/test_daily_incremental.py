@@ -236,3 +236,43 @@ def test_a_record_redelivered_with_its_id_spelled_otherwise_recomputes_its_old_d
     ]
     run_dbt("build", "--exclude-resource-type", "unit_test", "--full-refresh")
     assert warehouse_contents(settings) == incremental
+
+
+def test_a_deposit_moved_to_another_user_leaves_the_high_volume_report_of_the_user_it_left(
+    settings, run_dbt, tmp_path
+):
+    # User a makes six deposits on day one; the next day's delta moves one of them to user b,
+    # leaving a with five: an incremental run must drop a from the report, as a full refresh.
+    user_a, user_b = "a" * 32, "b" * 32
+    rows = [
+        f"{2000 + n},2020-02-0{n + 1} 10:00:00+00,{user_a},1.000000000000000000,mxn,complete"
+        for n in range(6)
+    ]
+    snapshots.load_snapshots(
+        settings,
+        snapshots.resolve_files(
+            write_snapshot_dir(
+                tmp_path / "day1",
+                deposit_sample_data="\n".join([DEPOSITS_SNAPSHOT.header, *rows]) + "\n",
+            )
+        ),
+        snapshot_date=date(2026, 11, 29),
+    )
+    run_dbt("build", "--exclude-resource-type", "unit_test")
+    report = "select user_id, sixth_deposit_date from reports.rpt_high_volume_depositors"
+    with connect(settings) as warehouse:
+        assert warehouse.execute(report) == [(user_a, date(2020, 2, 6))]
+
+    moved = rows[0].replace(user_a, user_b)
+    delta = write_snapshot_dir(
+        tmp_path / "day2", deposit_sample_data=f"{DEPOSITS_SNAPSHOT.header}\n{moved}\n"
+    )
+    snapshots.load_snapshots(
+        settings, snapshots.resolve_files(delta), snapshot_date=date(2026, 11, 30), kind="delta"
+    )
+    run_dbt("build", "--exclude-resource-type", "unit_test")
+    incremental = warehouse_contents(settings)
+
+    assert incremental["reports.rpt_high_volume_depositors"] == []
+    run_dbt("build", "--exclude-resource-type", "unit_test", "--full-refresh")
+    assert warehouse_contents(settings) == incremental
