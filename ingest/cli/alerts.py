@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from ingest.cli.options import RunFailed, json_option, lake_option
+from ingest.cli.options import RunFailed, json_option, lake_option, project_dir_option
 from ingest.settings import Settings
 
 journal_dir_option = click.option(
@@ -211,12 +211,7 @@ COMMANDS = (alerts_group,)
     type=click.Path(dir_okay=False, path_type=Path),
     help="Where to write the thresholds seed.  [default: <project>/seeds/spread_thresholds.csv]",
 )
-@click.option(
-    "--project-dir",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="The dbt project whose seed is written.  [env: DBT_PROJECT_DIR; default: the current "
-    "folder]",
-)
+@project_dir_option("The dbt project whose seed is written.")
 @click.pass_obj
 def export_rules_command(
     settings: Settings, rules_file: Path, seed: Path | None, project_dir: Path | None

@@ -17,6 +17,7 @@ from ingest.cli.options import (
     json_option,
     lake_option,
     no_wait_option,
+    project_dir_option,
     target_option,
 )
 from ingest.contracts import SNAPSHOT_TABLES
@@ -166,11 +167,7 @@ def snapshots_command(
     metavar="YAML",
     help="dbt vars for the build, such as '{rejection_budget_share: 0.05}'.",
 )
-@click.option(
-    "--project-dir",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="The dbt project.  [env: DBT_PROJECT_DIR; default: the current folder]",
-)
+@project_dir_option("The dbt project.")
 @no_wait_option
 @json_option
 @target_option

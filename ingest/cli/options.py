@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from pathlib import Path
 
 import click
 
@@ -43,6 +44,15 @@ def format_option(help_text: str):
         default="csv",
         show_default=True,
         help=help_text,
+    )
+
+
+def project_dir_option(what: str):
+    """`--project-dir`, the dbt project; `what` says what the command takes from it."""
+    return click.option(
+        "--project-dir",
+        type=click.Path(exists=True, file_okay=False, path_type=Path),
+        help=f"{what}  [env: DBT_PROJECT_DIR; default: the current folder]",
     )
 
 

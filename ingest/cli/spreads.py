@@ -16,7 +16,14 @@ from urllib.parse import urlsplit
 
 import click
 
-from ingest.cli.options import RunFailed, failures_exit, format_option, lake_option, target_option
+from ingest.cli.options import (
+    RunFailed,
+    failures_exit,
+    format_option,
+    lake_option,
+    project_dir_option,
+    target_option,
+)
 from ingest.settings import Settings, SettingsError
 from ingest.spreads.monitor.plan import ALERT_TIMINGS, DEPTHS, SOURCES, MonitorPlan, window_problem
 
@@ -268,12 +275,7 @@ def _utc_timestamp(_ctx, _param, value: str | None) -> datetime | None:
     metavar="SECONDS",
     help="The period over which --max-restarts counts a part's failures.",
 )
-@click.option(
-    "--project-dir",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="The dbt project whose thresholds seed gives the default thresholds.  "
-    "[env: DBT_PROJECT_DIR; default: the current folder]",
-)
+@project_dir_option("The dbt project whose thresholds seed gives the default thresholds.")
 @click.pass_obj
 def spreads_command(
     settings: Settings,
