@@ -7,86 +7,32 @@ binary its tests skip with the reason, except under CI=true, where that is a fai
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import socket
 import subprocess
-import threading
 import time
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 import requests
+
+from tests.python.receivers import JsonReceiver, free_port
 
 ALERTMANAGER = "prometheus-alertmanager"
 # Short enough for tests to watch Alertmanager resolve an alert nobody refreshes.
 RESOLVE_TIMEOUT_SECONDS = 3
 
 
-class HttpReceiver:
-    """Collects POSTed JSON bodies; answers each with the next of `statuses` (then 200)."""
-
-    def __init__(self) -> None:
-        self.bodies: list[object] = []
-        # When each body arrived (time.monotonic).
-        self.arrivals: list[float] = []
-        self.statuses: list[int] = []
-        self.attempts = 0
-        self.received = threading.Condition()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                with receiver.received:
-                    receiver.attempts += 1
-                    status = receiver.statuses.pop(0) if receiver.statuses else 200
-                    if status == 200:
-                        receiver.bodies.append(json.loads(body))
-                        receiver.arrivals.append(time.monotonic())
-                        receiver.received.notify_all()
-                self.send_response(status)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def wait_until(self, condition: Callable[[list], bool], timeout: float = 15.0) -> list:
-        """The bodies once `condition(bodies)` holds (or as they are at the timeout)."""
-        with self.received:
-            self.received.wait_for(lambda: condition(list(self.bodies)), timeout)
-            return list(self.bodies)
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
-def http_receiver() -> Iterator[HttpReceiver]:
-    receiver = HttpReceiver()
+def http_receiver() -> Iterator[JsonReceiver]:
+    receiver = JsonReceiver()
     yield receiver
     receiver.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 class Alertmanager:
-    def __init__(self, url: str, notifications: HttpReceiver) -> None:
+    def __init__(self, url: str, notifications: JsonReceiver) -> None:
         self.url = url
         # What Alertmanager sent to its one receiver (webhook notifications).
         self.notifications = notifications
@@ -120,7 +66,7 @@ def alertmanager(tmp_path_factory) -> Iterator[Alertmanager]:
             pytest.fail(f"{reason}; Alertmanager tests must run under CI=true")
         pytest.skip(reason)
     folder = tmp_path_factory.mktemp("alertmanager")
-    notifications = HttpReceiver()
+    notifications = JsonReceiver()
     (folder / "alertmanager.yml").write_text(
         f"""
 global:
@@ -138,7 +84,7 @@ receivers:
         send_resolved: true
 """
     )
-    port = _free_port()
+    port = free_port()
     log_file = (folder / "alertmanager.log").open("w")
     process = subprocess.Popen(
         [

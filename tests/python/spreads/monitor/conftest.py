@@ -3,13 +3,14 @@ Bitso is in the suite-wide conftest)."""
 
 from __future__ import annotations
 
-import json
 import threading
-import time
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+
+from tests.python.receivers import JsonReceiver
+
+SLACK_LIKE_PATH = "/services/T0SECRET/B0SECRET"
 
 # 2026-11-29T10:00:00+00:00, a window boundary for every window length.
 T0 = 1_795_946_400
@@ -51,53 +52,9 @@ def clock() -> ManualClock:
     return ManualClock()
 
 
-class WebhookReceiver:
-    """Collects POSTed JSON bodies; answers 503 to the first `fail_first` and waits `delay`."""
-
-    def __init__(self) -> None:
-        self.bodies: list[dict] = []
-        self.attempts = 0
-        self.fail_first = 0
-        self.delay = 0.0
-        self.received = threading.Condition()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                time.sleep(receiver.delay)
-                with receiver.received:
-                    receiver.attempts += 1
-                    failing = receiver.attempts <= receiver.fail_first
-                    if not failing:
-                        receiver.bodies.append(json.loads(body))
-                        receiver.received.notify_all()
-                self.send_response(503 if failing else 200)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        # The path plays the secret part of a Slack incoming-webhook URL.
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/services/T0SECRET/B0SECRET"
-
-    def wait_for(self, count: int, timeout: float = 10.0) -> list[dict]:
-        with self.received:
-            self.received.wait_for(lambda: len(self.bodies) >= count, timeout)
-            return list(self.bodies)
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
-def webhook_receiver() -> Iterator[WebhookReceiver]:
-    receiver = WebhookReceiver()
+def webhook_receiver() -> Iterator[JsonReceiver]:
+    # The path plays the secret part of a Slack incoming-webhook URL.
+    receiver = JsonReceiver(SLACK_LIKE_PATH)
     yield receiver
     receiver.close()

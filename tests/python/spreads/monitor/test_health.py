@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from decimal import Decimal
@@ -15,6 +14,7 @@ from ingest.spreads.monitor.clock import SystemClock
 from ingest.spreads.monitor.quotes import Quote, QuoteBoard
 from ingest.spreads.monitor.runner import MonitorOptions, run_monitor
 from ingest.spreads.monitor.webhooks import WebhookNotifier
+from tests.python.receivers import free_port
 
 
 class TickingSource:
@@ -41,12 +41,6 @@ class TickingSource:
 
     def traffic_report(self) -> str:
         return ""
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def wait_for(condition, timeout=10.0, what="the condition"):

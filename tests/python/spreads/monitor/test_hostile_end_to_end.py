@@ -13,9 +13,10 @@ from datetime import datetime
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.python.receivers import free_port
+
 from . import test_end_to_end
 from .test_end_to_end import finish, lake_rows, start_monitor
-from .test_health import free_port
 
 server_factory = test_end_to_end.server_factory
 

@@ -14,10 +14,11 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.python.receivers import JsonReceiver, free_port
+
 from . import test_end_to_end
-from .conftest import WebhookReceiver
+from .conftest import SLACK_LIKE_PATH
 from .test_end_to_end import ROOT, Server, finish, start_monitor
-from .test_health import free_port
 
 server_factory = test_end_to_end.server_factory
 
@@ -83,7 +84,7 @@ def ws_book_run(tmp_path_factory):
     every promised series has moved; then stopped with SIGTERM."""
     tmp_path = tmp_path_factory.mktemp("metrics")
     server = Server(tmp_path, {"repeat_every": 2, "books": dict.fromkeys(BOOKS, MOVING)})
-    receiver = WebhookReceiver()
+    receiver = JsonReceiver(SLACK_LIKE_PATH)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     monitor = start_monitor(

@@ -13,9 +13,10 @@ import time
 import pytest
 import requests
 
+from tests.python.receivers import free_port
+
 from . import test_end_to_end
 from .test_end_to_end import finish, start_monitor
-from .test_health import free_port
 
 server_factory = test_end_to_end.server_factory
 
