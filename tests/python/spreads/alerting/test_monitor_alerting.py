@@ -244,3 +244,81 @@ def test_a_silence_that_begins_mid_episode_still_ends_the_alert_in_alertmanager(
     # Alertmanager heard the trigger, and hears the end although the silence held it back.
     assert [alert.ends_at is None for alert in sink.sent] == [True, False]
     assert sink.sent[0].identity == sink.sent[1].identity
+
+
+INHIBITING_RULES = """
+receivers:
+  - name: markets-slack
+    webhook_url_env: MARKETS_SLACK_URL
+rules:
+  - threshold: 1.0
+    inhibit_lower: true
+    repeat_every: 5
+    severity: critical
+    receivers: [markets-slack]
+  - threshold: 0.5
+    receivers: [markets-slack]
+  - threshold: 0.1
+    receivers: [markets-slack]
+"""
+
+
+def test_a_jump_across_every_threshold_sends_only_the_highest_with_its_reminders(
+    tmp_path, http_receiver
+):
+    # btc_mxn jumps from 0.05 % to 1.5 %, above all three thresholds, for 13 s, then falls back.
+    script = {
+        "books": {
+            "btc_mxn": [
+                {"at": 0, "spread": "0.05"},
+                {"at": 4, "spread": "1.5"},
+                {"at": 17, "spread": "0.05"},
+            ],
+            "usd_mxn": [{"at": 0, "spread": "0.02"}],
+        }
+    }
+    lake = tmp_path / "lake"
+    rules = tmp_path / "inhibiting.yml"
+    rules.write_text(INHIBITING_RULES)
+    server = Server(tmp_path, script)
+    try:
+        monitor = subprocess.Popen(
+            [*INGEST, "spreads", "--books", "btc_mxn,usd_mxn", "--source", "rest"]
+            + ["--window", "5", "--alert-rules", str(rules), "--duration", "24"],
+            cwd=ROOT,
+            env=monitor_env(lake, server, http_receiver.url),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        finish(monitor, timeout=90)
+    finally:
+        server.stop()
+    received = http_receiver.wait_until(
+        lambda bodies: any(body.get("state") == "resolved" for body in bodies)
+    )
+    sent = [
+        (alert["threshold"], alert["state"])
+        for body in received
+        for alert in body.get("alerts", [body])
+    ]
+    # Inhibited: neither lower threshold reaches the receiver, not even its resolution.
+    assert {threshold for threshold, _ in sent} == {"1.0"}, sent
+    states = [state for _, state in sent]
+    assert states[0] == "triggered" and states[-1] == "resolved", sent
+    # 13 s open with a reminder every 5 s: two reminders between the trigger and the resolution.
+    assert states[1:-1] == ["reminder", "reminder"], sent
+    # The alert log keeps every episode's boundaries, the inhibited ones marked as not sent.
+    filed = [
+        (alert["threshold"], alert["state"], alert["silenced"]) for alert in filed_alerts(lake)
+    ]
+    assert sorted(filed) == sorted(
+        [
+            ("1.0", "triggered", False),
+            ("1.0", "resolved", False),
+            ("0.5", "triggered", True),
+            ("0.5", "resolved", True),
+            ("0.1", "triggered", True),
+            ("0.1", "resolved", True),
+        ]
+    ), filed
