@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import json
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 
 import click
 
-from ingest.cli.options import RunFailed, json_option, lake_option, project_dir_option
+from ingest.cli.options import (
+    RunFailed,
+    json_option,
+    lake_option,
+    project_dir_option,
+    thresholds_callback,
+)
 from ingest.settings import Settings
 
 journal_dir_option = click.option(
@@ -24,19 +30,6 @@ def _books(_ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]
     if not books:
         raise click.BadParameter("give at least one book name or glob pattern")
     return books
-
-
-def _thresholds(_ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]) -> tuple:
-    thresholds = []
-    for value in values:
-        try:
-            threshold = Decimal(value)
-        except InvalidOperation:
-            threshold = Decimal("NaN")
-        if not threshold.is_finite() or threshold <= 0:
-            raise click.BadParameter(f"{value!r} is not a percentage greater than 0")
-        thresholds.append(threshold)
-    return tuple(thresholds)
 
 
 def _duration(_ctx: click.Context, _param: click.Parameter, value: str) -> int:
@@ -107,7 +100,7 @@ def status_command(
     "--threshold",
     "thresholds",
     multiple=True,
-    callback=_thresholds,
+    callback=thresholds_callback,
     metavar="PCT",
     help="Silence only this threshold; repeatable.  [default: every threshold, and the "
     "books' stale-feed alerts]",
@@ -126,7 +119,7 @@ def status_command(
 def silence_command(
     settings: Settings,
     books: tuple[str, ...],
-    thresholds: tuple[Decimal, ...],
+    thresholds: tuple[Decimal, ...] | None,
     duration: int,
     reason: str,
     lake: str | None,
@@ -140,7 +133,7 @@ def silence_command(
 
     store = _store(settings, lake, journal_dir)
     try:
-        silence = new_silence(books, duration, reason, time.time(), thresholds or None)
+        silence = new_silence(books, duration, reason, time.time(), thresholds)
     except SilencesError as error:
         raise click.UsageError(str(error)) from error
     try:

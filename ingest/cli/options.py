@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import click
@@ -45,6 +46,22 @@ def format_option(help_text: str):
         show_default=True,
         help=help_text,
     )
+
+
+def thresholds_callback(
+    _ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]
+) -> tuple[Decimal, ...] | None:
+    """Repeated `--threshold` values as percentages greater than 0; None when none was given."""
+    thresholds = []
+    for value in values:
+        try:
+            threshold = Decimal(value)
+        except InvalidOperation:
+            threshold = Decimal("NaN")
+        if not threshold.is_finite() or threshold <= 0:
+            raise click.BadParameter(f"{value!r} is not a percentage greater than 0")
+        thresholds.append(threshold)
+    return tuple(thresholds) or None
 
 
 def project_dir_option(what: str):

@@ -23,6 +23,7 @@ from ingest.cli.options import (
     lake_option,
     project_dir_option,
     target_option,
+    thresholds_callback,
 )
 from ingest.settings import Settings, SettingsError
 from ingest.spreads.monitor.plan import ALERT_TIMINGS, DEPTHS, SOURCES, MonitorPlan, window_problem
@@ -70,21 +71,6 @@ def _window(_ctx: click.Context, _param: click.Parameter, value: str) -> int:
     if (problem := window_problem(int(seconds))) is not None:
         raise click.BadParameter(problem)
     return int(seconds)
-
-
-def _thresholds(
-    _ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]
-) -> tuple[Decimal, ...] | None:
-    thresholds = []
-    for value in values:
-        try:
-            threshold = Decimal(value)
-        except InvalidOperation:
-            threshold = Decimal("NaN")
-        if not threshold.is_finite() or threshold <= 0:
-            raise click.BadParameter(f"{value!r} is not a percentage greater than 0")
-        thresholds.append(threshold)
-    return tuple(thresholds) or None
 
 
 def _check_urls(settings: Settings) -> None:
@@ -197,7 +183,7 @@ def _utc_timestamp(_ctx, _param, value: str | None) -> datetime | None:
     "--threshold",
     "thresholds",
     multiple=True,
-    callback=_thresholds,
+    callback=thresholds_callback,
     metavar="PCT",
     help="Alert when a spread is strictly above PCT percent; repeatable.  [default: the dbt "
     "project's seeds/spread_thresholds.csv, else 1.0, 0.5, 0.1]",
