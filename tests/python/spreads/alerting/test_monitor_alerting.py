@@ -57,6 +57,30 @@ def start_monitor(tmp_path: Path, server: Server, receiver_url: str, *args: str)
     )
 
 
+def run_with_rules(
+    tmp_path: Path, script: dict, rules_text: str, receiver_url: str, seconds: int
+) -> float:
+    """Run `ingest spreads --alert-rules` for `seconds` against a local Bitso playing `script`,
+    the lake in tmp_path/lake; returns when the local Bitso started (time.monotonic)."""
+    rules = tmp_path / "run_rules.yml"
+    rules.write_text(rules_text)
+    server = Server(tmp_path, script)
+    try:
+        monitor = subprocess.Popen(
+            [*INGEST, "spreads", "--books", "btc_mxn,usd_mxn", "--source", "rest"]
+            + ["--window", "5", "--alert-rules", str(rules), "--duration", str(seconds)],
+            cwd=ROOT,
+            env=monitor_env(tmp_path / "lake", server, receiver_url),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        finish(monitor, timeout=90)
+        return server.started
+    finally:
+        server.stop()
+
+
 def test_a_silence_written_while_the_monitor_runs_holds_back_its_books_alerts(
     tmp_path, http_receiver
 ):
@@ -152,23 +176,7 @@ def test_a_spread_flapping_around_the_threshold_gives_the_one_specified_episode(
     # then for 6 s (from second 14), then below for 2 s, above for 2 s, and below from 24 on.
     script = json.loads((ROOT / "bitso_sandbox/scripts/flapping.json").read_text())
     lake = tmp_path / "lake"
-    rules = tmp_path / "flapping.yml"
-    rules.write_text(FLAPPING_RULES)
-    server = Server(tmp_path, script)
-    try:
-        monitor = subprocess.Popen(
-            [*INGEST, "spreads", "--books", "btc_mxn,usd_mxn", "--source", "rest"]
-            + ["--window", "5", "--alert-rules", str(rules), "--duration", "32"],
-            cwd=ROOT,
-            env=monitor_env(lake, server, http_receiver.url),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        finish(monitor, timeout=90)
-        server_started = server.started
-    finally:
-        server.stop()
+    server_started = run_with_rules(tmp_path, script, FLAPPING_RULES, http_receiver.url, 32)
     filed = filed_alerts(lake)
     assert [(alert["book"], alert["state"]) for alert in filed] == [
         ("btc_mxn", "triggered"),
@@ -278,22 +286,7 @@ def test_a_jump_across_every_threshold_sends_only_the_highest_with_its_reminders
         }
     }
     lake = tmp_path / "lake"
-    rules = tmp_path / "inhibiting.yml"
-    rules.write_text(INHIBITING_RULES)
-    server = Server(tmp_path, script)
-    try:
-        monitor = subprocess.Popen(
-            [*INGEST, "spreads", "--books", "btc_mxn,usd_mxn", "--source", "rest"]
-            + ["--window", "5", "--alert-rules", str(rules), "--duration", "24"],
-            cwd=ROOT,
-            env=monitor_env(lake, server, http_receiver.url),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        finish(monitor, timeout=90)
-    finally:
-        server.stop()
+    run_with_rules(tmp_path, script, INHIBITING_RULES, http_receiver.url, 24)
     received = http_receiver.wait_until(
         lambda bodies: any(body.get("state") == "resolved" for body in bodies)
     )
