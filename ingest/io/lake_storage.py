@@ -128,13 +128,7 @@ class LocalLake(LakeStorage):
         # Dot-names are skipped by every reader of the lake (and by Spark, Hive and DuckDB globs).
         target = self.path / key
         target.parent.mkdir(parents=True, exist_ok=True)
-        aside = target.with_name(f".{target.name}.tmp")
-        with aside.open("wb") as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(aside, target)
-        fsync_dir(target.parent)
+        replace_file(target, write)
 
     def delete_tree(self, key: str) -> None:
         target = self.path / key
@@ -146,6 +140,23 @@ class LocalLake(LakeStorage):
     def children(self, key: str) -> list[str]:
         folder = self.path / key
         return sorted(path.name for path in folder.iterdir()) if folder.is_dir() else []
+
+
+def replace_file(target: Path, write: Callable[[BinaryIO], object]) -> None:
+    """Replace `target` whole, durably: `write` fills a dot-named file beside it, which is
+    fsynced and renamed over it, then the folder is fsynced. A reader sees the old file or the
+    new one, never part of either; a failed write leaves the old file and no aside."""
+    aside = target.with_name(f".{target.name}.tmp")
+    try:
+        with aside.open("wb") as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(aside, target)
+    except BaseException:
+        aside.unlink(missing_ok=True)
+        raise
+    fsync_dir(target.parent)
 
 
 def fsync_dir(directory: Path) -> None:

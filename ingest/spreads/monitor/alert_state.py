@@ -11,12 +11,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import os
 from collections.abc import Callable, Iterable
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-from ingest.io.lake_storage import fsync_dir
+from ingest.io.lake_storage import replace_file
 
 log = logging.getLogger(__name__)
 
@@ -164,11 +163,5 @@ def load(journal_dir: Path) -> OpenAlerts:
 
 def save(journal_dir: Path, alerts: OpenAlerts) -> None:
     """Replace the state file atomically (write aside, fsync, rename, fsync the folder)."""
-    path = state_path(journal_dir)
-    aside = path.with_name(f".{path.name}.tmp")
-    with aside.open("w", encoding="utf-8") as handle:
-        json.dump(alerts.as_json(), handle, separators=(",", ":"))
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(aside, path)
-    fsync_dir(journal_dir)
+    document = json.dumps(alerts.as_json(), separators=(",", ":")).encode()
+    replace_file(state_path(journal_dir), lambda handle: handle.write(document))

@@ -16,9 +16,7 @@ import fcntl
 import fnmatch
 import json
 import logging
-import os
 import re
-import tempfile
 import threading
 import time
 import uuid
@@ -27,7 +25,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-from ingest.io.lake_storage import fsync_dir
+from ingest.io.lake_storage import replace_file
 from ingest.settings import Settings
 from ingest.spreads.monitor.lake import default_journal_dir
 from ingest.spreads.monitor.records import utc_iso
@@ -205,20 +203,9 @@ class SilenceStore:
             "version": _FORMAT_VERSION,
             "silences": [silence.as_json() for silence in silences],
         }
-        descriptor, temporary = tempfile.mkstemp(
-            prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent
-        )
-        try:
-            with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-                json.dump(document, handle, indent=2)
-                handle.write("\n")
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(temporary, self.path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
-        fsync_dir(self.path.parent)
+        text = json.dumps(document, indent=2) + "\n"
+        # Under the lock: no other writer uses the aside file meanwhile.
+        replace_file(self.path, lambda handle: handle.write(text.encode("utf-8")))
 
 
 class SilenceBook:
