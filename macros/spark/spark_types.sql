@@ -24,9 +24,47 @@
     {{ return(dbt.spark__create_csv_table(model, agate_table)) }}
 {%- endmacro %}
 
+{#- Seed rows as literals rather than dbt-spark's bindings, which its session connection writes
+    as '<value>' (an empty cell, None, becomes the text 'None', and a quote breaks the statement)
+    or as a float (a decimal loses its digits). -#}
 {% macro spark__load_csv_rows(model, agate_table) -%}
     {%- do spark_seed_column_types(model) -%}
-    {{ return(dbt.spark__load_csv_rows(model, agate_table)) }}
+    {%- set column_types = model['config'].get('column_types', {}) -%}
+    {%- set types = [] -%}
+    {%- for name in agate_table.column_names -%}
+        {%- do types.append(column_types.get(name, adapter.convert_type(agate_table, loop.index0))) -%}
+    {%- endfor -%}
+    {%- set statements = [] -%}
+    {%- for chunk in agate_table.rows | batch(get_batch_size()) -%}
+        {%- set sql -%}
+            insert into {{ this.render() }} values
+            {% for row in chunk -%}
+                (
+                {%- for value in row -%}
+                    cast({{ spark_seed_literal(value) }} as {{ types[loop.index0] }})
+                    {%- if not loop.last %}, {% endif -%}
+                {%- endfor -%}
+                ){%- if not loop.last %},{% endif %}
+            {% endfor %}
+        {%- endset -%}
+        {%- do adapter.add_query(sql, abridge_sql_log=True) -%}
+        {%- if loop.first -%}{%- do statements.append(sql) -%}{%- endif -%}
+    {%- endfor -%}
+    {{ return(statements[0] if statements else '') }}
+{%- endmacro %}
+
+{#- A seed cell as a Spark literal: null, a boolean, a number in its own digits, or quoted text
+    with Spark's backslash escapes. -#}
+{% macro spark_seed_literal(value) -%}
+    {%- if value is none -%}
+        null
+    {%- elif value is sameas true or value is sameas false -%}
+        {{ 'true' if value else 'false' }}
+    {%- elif value is number -%}
+        {{ value }}
+    {%- else -%}
+        '{{ (value | string).replace('\\', '\\\\').replace("'", "\\'") }}'
+    {%- endif -%}
 {%- endmacro %}
 
 {% macro spark_seed_column_types(model) -%}
