@@ -3,7 +3,8 @@
 It writes `index.html` (the overview table and one interactive chart per book, see
 `report_page`) and, for e-mail, one still picture per book, `spread_<book>.png` (`report_png`).
 The books are read one at a time (`report_data`), so a long period of many books never sits
-in memory whole. Every file is written aside and then renamed.
+in memory whole. Every file replaces the previous one whole and durably (a reader sees the old
+file or the new one).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import dataclasses
 from datetime import datetime
 from pathlib import Path
 
+from ingest.io.lake_storage import replace_file
 from ingest.io.warehouse import connect
 from ingest.settings import Settings
 from ingest.spreads import report_data, report_page, report_png
@@ -59,17 +61,13 @@ def build_reports(
         output.mkdir(parents=True, exist_ok=True)
         for index, data in enumerate(report_data.read_books(warehouse, period, books)):
             png_path = output / f"spread_{data.book}.png"
-            write_atomically(png_path, report_png.render(data))
+            picture = report_png.render(data)
+            replace_file(png_path, lambda handle, content=picture: handle.write(content))
             summary = report_data.summarize(data)
             summaries.append(summary)
             charts.append(report_page.chart(data, index))
             written.append(BookReport(summary, data.episodes, data.gaps, png_path))
     page_path = output / PAGE_NAME
-    write_atomically(page_path, report_page.page(period, summaries, charts).encode())
+    page = report_page.page(period, summaries, charts).encode()
+    replace_file(page_path, lambda handle: handle.write(page))
     return Report(period=period, books=written, page_path=page_path)
-
-
-def write_atomically(path: Path, content: bytes) -> None:
-    aside = path.with_name(f".{path.name}.tmp")
-    aside.write_bytes(content)
-    aside.replace(path)
