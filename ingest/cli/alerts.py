@@ -210,7 +210,7 @@ def export_rules_command(
     settings: Settings, rules_file: Path, seed: Path | None, project_dir: Path | None
 ) -> None:
     """Write the dbt thresholds seed from an alert rules file, so that the episode model
-    (rpt_spread_alert_episodes) applies the monitor's for, clear_for and clear_below."""
+    (rpt_spread_alert_episodes) applies the monitor's books, for, clear_for and clear_below."""
     from ingest.spreads.monitor.alert_rules import (
         THRESHOLDS_SEED,
         AlertRulesError,
@@ -222,11 +222,9 @@ def export_rules_command(
     target = seed or settings.project_dir / THRESHOLDS_SEED
     try:
         # Nothing is sent: receivers' URLs are not needed.
-        warnings = write_rules_seed(load_alert_rules(rules_file, None), target)
+        write_rules_seed(load_alert_rules(rules_file, None), target)
     except AlertRulesError as error:
         raise click.BadParameter(str(error), param_hint="RULES_FILE") from error
     except OSError as error:
         raise RunFailed(f"cannot write {target}: {error.strerror}") from error
-    for warning in warnings:
-        click.echo(f"warning: {warning}", err=True)
     click.echo(str(target))

@@ -37,6 +37,7 @@ from ingest.spreads.monitor.quotes import spread_pct
 from ingest.spreads.monitor.records import SpreadRecord
 from tests.python.conftest import BIN_DIR, REPO_ROOT
 from tests.python.expected_reports import expected_reports
+from tests.python.spreads.book_patterns import SHOW_ARGS, check_shown_matches
 from tests.python.spreads.test_spread_analysis import SPREAD_MARTS
 
 pytestmark = [pytest.mark.dbt, pytest.mark.spark]
@@ -376,3 +377,18 @@ def test_spark_spread_models_equal_duckdb_on_the_same_lake(builds):
             "select distinct threshold_pct from spreads.rpt_spread_alert_episodes"
         )
         assert {threshold for (threshold,) in episodes.fetchall()} == set(DEFAULT_THRESHOLDS)
+
+
+def test_spark_matches_book_patterns_as_the_monitor(builds, dbt_profiles_dir):
+    command, *args = SHOW_ARGS
+    shown = dbt(
+        command,
+        "spark",
+        "--quiet",
+        *args,
+        env={"BITSO_SPARK_DIR": str(builds.spark_dir)},
+        tmp=builds.spark_dir.parent,
+        profiles=dbt_profiles_dir,
+    )
+    assert shown.returncode == 0, shown.stdout[-6000:]
+    check_shown_matches(shown.stdout)

@@ -15,13 +15,16 @@ from __future__ import annotations
 import csv
 import dataclasses
 import fnmatch
+import io
 import math
+import re
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from pathlib import Path
 
 import yaml
 
+from ingest.io.lake_storage import replace_file
 from ingest.spreads.monitor.webhooks import check_webhook_url
 
 # What an observation did to an episode.
@@ -65,20 +68,60 @@ class ThresholdsError(ValueError):
 
 
 def project_thresholds(project_dir: Path) -> tuple[Decimal, ...]:
-    """The dbt project's thresholds seed (one `threshold_pct` column), so that alerts and the
-    spread reports use the same levels; the built-in defaults outside a project."""
+    """The thresholds of the dbt project's seed, in its order, so that alerts and the spread
+    reports use the same levels; the built-in defaults outside a project."""
+    return tuple(rule.threshold for rule in project_rules(project_dir))
+
+
+def project_rules(project_dir: Path) -> tuple[AlertRule, ...]:
+    """The rules of the dbt project's thresholds seed, the ones the episode model applies: a
+    `threshold_pct` column, and optionally `for_seconds`, `clear_for_seconds`, `clear_below_pct`
+    and `books` (as `write_rules_seed` writes them). Every book and no periods outside a project."""
     seed = project_dir / THRESHOLDS_SEED
     if not seed.is_file():
-        return DEFAULT_THRESHOLDS
+        return tuple(AlertRule(threshold) for threshold in DEFAULT_THRESHOLDS)
     with seed.open(newline="", encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
+        reader = csv.DictReader(handle)
+        rows = list(reader)
+    if "threshold_pct" not in (reader.fieldnames or ()):
+        raise ThresholdsError(f"{seed}: no threshold_pct column")
+    if not rows:
+        raise ThresholdsError(f"{seed}: no thresholds")
+    rules = []
+    # Line 1 is the header.
+    for line, row in enumerate(rows, start=2):
+        try:
+            entry = {
+                key: _seed_value(row[column], key)
+                for key, column in _SEED_RULE_FIELDS.items()
+                if row.get(column)
+            }
+            rules.append(_rule(entry, line - 2, set()))
+        except AlertRulesError as error:
+            raise ThresholdsError(f"{seed}, line {line}: {error}") from error
+    thresholds = [rule.threshold for rule in rules]
+    if len(set(thresholds)) < len(thresholds):
+        raise ThresholdsError(f"{seed}: a threshold has several rows (one rule per threshold)")
+    return tuple(rules)
+
+
+# The rules-file key of each seed column.
+_SEED_RULE_FIELDS = {
+    "threshold": "threshold_pct",
+    "for": "for_seconds",
+    "clear_for": "clear_for_seconds",
+    "clear_below": "clear_below_pct",
+    "books": "books",
+}
+
+
+def _seed_value(text: str, key: str) -> object:
+    if key == "books":
+        return text.split()
     try:
-        thresholds = tuple(Decimal(row["threshold_pct"]) for row in rows)
-    except (KeyError, ArithmeticError) as error:
-        raise ThresholdsError(f"{seed}: not a threshold_pct column of numbers ({error})") from error
-    if not thresholds or not all(value.is_finite() and value > 0 for value in thresholds):
-        raise ThresholdsError(f"{seed}: thresholds must be percentages greater than 0")
-    return thresholds
+        return Decimal(text)
+    except ArithmeticError:
+        raise AlertRulesError(f"{_SEED_RULE_FIELDS[key]}: not a number: {text!r}") from None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -180,45 +223,55 @@ def simple_rules(thresholds: Iterable[Decimal], webhook_urls: Iterable[str] = ()
 
 
 def default_rules(project_dir: Path, webhook_urls: Iterable[str] = ()) -> AlertRules:
-    """The rules when no file is given: the dbt project's thresholds seed, as today."""
-    return simple_rules(project_thresholds(project_dir), webhook_urls)
+    """The rules when no file is given: the dbt project's thresholds seed (its books and
+    periods too, as the episode model applies them), every alert to every webhook."""
+    shorthand = simple_rules(DEFAULT_THRESHOLDS, webhook_urls)
+    names = tuple(receiver.name for receiver in shorthand.receivers)
+    rules = sorted(project_rules(project_dir), key=lambda rule: rule.threshold, reverse=True)
+    return AlertRules(
+        shorthand.receivers,
+        tuple(dataclasses.replace(rule, receivers=names) for rule in rules),
+    )
 
 
-SEED_COLUMNS = ("threshold_pct", "for_seconds", "clear_for_seconds", "clear_below_pct")
+SEED_COLUMNS = ("threshold_pct", "for_seconds", "clear_for_seconds", "clear_below_pct", "books")
+# The book patterns the episode model can match (it turns them into a regular expression): names,
+# `*`, `?` and bracket sets such as `[a-c]` or `[!x]`.
+_SEED_BOOK_PATTERN = re.compile(r"(?:[a-z0-9_*?]|\[!?[a-z0-9_-]+\])+")
 
 
-def write_rules_seed(rules: AlertRules, path: Path) -> list[str]:
+def write_rules_seed(rules: AlertRules, path: Path) -> None:
     """Write the rules' thresholds seed (the episode model's rules), highest threshold first,
-    atomically; returns warnings about what the seed cannot say (a rule limited to some books
-    applies there to every book). Two rules of one threshold cannot be one seed row."""
+    durably in one piece. Two rules of one threshold cannot be one seed row, and the model
+    matches only plain patterns (see `_SEED_BOOK_PATTERN`)."""
     thresholds = [rule.threshold for rule in rules.rules]
     if len(set(thresholds)) < len(thresholds):
         duplicated = min(value for value in thresholds if thresholds.count(value) > 1)
         raise AlertRulesError(
             f"threshold {duplicated} has several rules: the seed holds one rule per threshold"
         )
-    warnings = [
-        f"threshold {rule.threshold}: the episode model applies it to every book, not only "
-        f"{', '.join(rule.books)}"
-        for rule in rules.rules
-        if rule.books is not None
-    ]
-    aside = path.with_name(f".{path.name}.tmp")
-    with aside.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(SEED_COLUMNS)
-        for rule in sorted(rules.rules, key=lambda rule: rule.threshold, reverse=True):
-            clear_below = "" if rule.clear_below is None else str(rule.clear_below)
-            writer.writerow(
-                [
-                    rule.threshold,
-                    _seconds_text(rule.for_seconds),
-                    _seconds_text(rule.clear_for_seconds),
-                    clear_below,
-                ]
-            )
-    aside.replace(path)
-    return warnings
+    for rule in rules.rules:
+        for pattern in rule.books or ():
+            if not _SEED_BOOK_PATTERN.fullmatch(pattern):
+                raise AlertRulesError(
+                    f"threshold {rule.threshold}: books: {pattern!r} cannot be written to the "
+                    "seed (lower-case names, *, ? and [...] sets only)"
+                )
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(SEED_COLUMNS)
+    for rule in sorted(rules.rules, key=lambda rule: rule.threshold, reverse=True):
+        writer.writerow(
+            [
+                rule.threshold,
+                _seconds_text(rule.for_seconds),
+                _seconds_text(rule.clear_for_seconds),
+                "" if rule.clear_below is None else str(rule.clear_below),
+                " ".join(rule.books or ()),
+            ]
+        )
+    content = text.getvalue().encode("utf-8")
+    replace_file(path, lambda handle: handle.write(content))
 
 
 def _seconds_text(seconds: float) -> str:
@@ -386,8 +439,9 @@ def _strings(value: object, where: str, field: str) -> list[str]:
 
 
 def _number(value: object, where: str, field: str) -> Decimal:
-    # YAML's `true` is a Python bool, which is an int: not a number here.
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    # YAML's `true` is a Python bool, which is an int: not a number here. Decimals come from
+    # the thresholds seed.
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
         raise AlertRulesError(f"{where}: {field}: must be a number, not {value!r}")
     if not math.isfinite(value):
         raise AlertRulesError(f"{where}: {field}: must be a finite number, not {value!r}")

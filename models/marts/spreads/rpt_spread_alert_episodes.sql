@@ -8,9 +8,10 @@ alert_rules as (
     select * from {{ ref('spread_thresholds') }}
 ),
 
--- As in the monitor, a gap second neither opens nor closes an episode, and neither advances
--- nor interrupts a pending or clearing period: only usable seconds count. Each is above the
--- threshold, clear (at or below clear_below, by default the threshold), or in the band between.
+-- Each book meets the rules whose books it is one of. As in the monitor, a gap second neither
+-- opens nor closes an episode, and neither advances nor interrupts a pending or clearing period:
+-- only usable seconds count. Each is above the threshold, clear (at or below clear_below, by
+-- default the threshold), or in the band between.
 compared as (
     select
         observations.book,
@@ -29,7 +30,8 @@ compared as (
             else 'band'
         end as spread_level
     from observations
-    cross join alert_rules
+    inner join alert_rules
+        on {{ book_in_rule('observations.book', 'alert_rules.books') }}
     where not observations.is_gap
 ),
 

@@ -51,7 +51,7 @@ def test_the_committed_seed_is_the_default_rules_exported(tmp_path):
     from ingest.spreads.monitor.alert_rules import default_rules, write_rules_seed
 
     exported = tmp_path / "spread_thresholds.csv"
-    assert write_rules_seed(default_rules(REPO_ROOT), exported) == []
+    write_rules_seed(default_rules(REPO_ROOT), exported)
     assert exported.read_text() == SEED.read_text()
     # `ingest alerts export-rules` writes the same from a file of those rules.
     rules = tmp_path / "rules.yml"
@@ -73,19 +73,60 @@ def test_export_rules_writes_the_rule_columns_and_refuses_what_the_seed_cannot_h
     # The receiver's URL variable need not be set: exporting sends nothing.
     rules.write_text(
         "receivers:\n  - name: slack\n    webhook_url_env: UNSET_URL\n"
-        "rules:\n  - threshold: 0.1\n    books: [btc_*]\n    for: 3\n    clear_for: 5\n"
-        "    clear_below: 0.08\n    receivers: [slack]\n  - threshold: 1.0\n    for: 1.5\n"
+        "rules:\n  - threshold: 0.1\n    books: [btc_*, 'usd_[!a]x[a-z]']\n    for: 3\n"
+        "    clear_for: 5\n    clear_below: 0.08\n    receivers: [slack]\n"
+        "  - threshold: 1.0\n    for: 1.5\n"
     )
     seed = tmp_path / "seed.csv"
     runner = CliRunner()
     result = runner.invoke(cli, ["alerts", "export-rules", str(rules), "--seed", str(seed)])
     assert result.exit_code == 0, result.output
-    assert "applies it to every book, not only btc_*" in result.output
     assert seed.read_text().splitlines() == [
-        "threshold_pct,for_seconds,clear_for_seconds,clear_below_pct",
-        "1.0,1.5,0,",
-        "0.1,3,5,0.08",
+        "threshold_pct,for_seconds,clear_for_seconds,clear_below_pct,books",
+        "1.0,1.5,0,,",
+        "0.1,3,5,0.08,btc_* usd_[!a]x[a-z]",
     ]
     rules.write_text("rules:\n  - threshold: 0.1\n  - threshold: 0.1\n    books: [usd_mxn]\n")
     result = runner.invoke(cli, ["alerts", "export-rules", str(rules), "--seed", str(seed)])
     assert result.exit_code == 2 and "one rule per threshold" in result.output
+
+    rules.write_text("rules:\n  - threshold: 0.1\n    books: ['BTC_*']\n")
+    result = runner.invoke(cli, ["alerts", "export-rules", str(rules), "--seed", str(seed)])
+    assert result.exit_code == 2 and "'BTC_*' cannot be written to the seed" in result.output
+    assert seed.read_text().splitlines()[2] == "0.1,3,5,0.08,btc_* usd_[!a]x[a-z]"
+
+
+def test_without_a_rules_file_the_monitor_applies_the_rules_the_seed_holds(tmp_path):
+    from ingest.spreads.monitor.alert_rules import (
+        default_rules,
+        parse_alert_rules,
+        write_rules_seed,
+    )
+
+    rules = parse_alert_rules(
+        {
+            "rules": [
+                {"threshold": 1.0},
+                {"threshold": 0.1, "books": ["btc_*", "usd_mxn"], "for": 3, "clear_for": 5.5},
+                {"threshold": 0.25, "clear_below": 0.2},
+            ]
+        },
+        None,
+    )
+    (tmp_path / "seeds").mkdir()
+    write_rules_seed(rules, tmp_path / "seeds" / "spread_thresholds.csv")
+    from_seed = default_rules(tmp_path, ["https://hooks.example/one"])
+    assert [
+        (rule.threshold, rule.books, rule.for_seconds, rule.clear_for_seconds, rule.clear_below)
+        for rule in from_seed.rules
+    ] == [
+        (Decimal("1.0"), None, 0, 0, None),
+        (Decimal("0.25"), None, 0, 0, Decimal("0.2")),
+        (Decimal("0.1"), ("btc_*", "usd_mxn"), 3, 5.5, None),
+    ]
+    assert all(rule.receivers == ("webhooks",) for rule in from_seed.rules)
+    (tmp_path / "seeds" / "spread_thresholds.csv").write_text(
+        "threshold_pct,for_seconds,clear_below_pct\n0.5,-1,\n"
+    )
+    with pytest.raises(ThresholdsError, match=r"spread_thresholds.csv, line 2: .*for: must be 0"):
+        default_rules(tmp_path)
