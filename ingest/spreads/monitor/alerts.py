@@ -6,8 +6,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import math
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -143,6 +144,9 @@ class AlertTracker:
         self._held: set[tuple[str, Decimal]] = set()
         # Set when an open episode's peak rose since `open_episodes()` was last read.
         self.peak_rose = False
+        # Per book, the bid and ask last observed and until when observing them again changes
+        # nothing (see `_quiet_until`): most messages repeat the top of book.
+        self._unchanged: dict[str, tuple[Decimal, Decimal, float]] = {}
 
     def watches(self, book: str, threshold: Decimal) -> bool:
         return self.rules.rule(book, threshold) is not None
@@ -170,13 +174,21 @@ class AlertTracker:
 
     def observe_quote(self, quote: Quote) -> list[AlertEvent]:
         """Events for one quote as it arrives, stamped with its arrival to the millisecond."""
+        last = self._unchanged.get(quote.book)
+        if (
+            last is not None
+            and quote.observed_at < last[2]
+            and quote.bid == last[0]
+            and quote.ask == last[1]
+        ):
+            return []
         return self._update(
             quote.book,
             quote.observed_at,
             quote.spread,
             quote.bid,
             quote.ask,
-            utc_iso(quote.observed_at, "milliseconds"),
+            None,
             "milliseconds",
         )
 
@@ -203,9 +215,10 @@ class AlertTracker:
         spread: Decimal,
         bid: Decimal,
         ask: Decimal,
-        timestamp: str,
+        timestamp: str | None,
         timespec: str,
     ) -> list[AlertEvent]:
+        """`timestamp` None: `now` to `timespec` (formatted only if an event needs it)."""
         machines = self._machines_for(book)
         open_before = {m.rule.threshold for m in machines if m.state.open}
         events = []
@@ -221,6 +234,8 @@ class AlertTracker:
             if transition is None:
                 continue
             start = self._starts[key]
+            if timestamp is None:
+                timestamp = utc_iso(now, timespec)
             if transition.kind == RESOLVED:
                 del self._peaks[key], self._starts[key]
             events.append(
@@ -235,6 +250,9 @@ class AlertTracker:
                     episode_start=start,
                 )
             )
+        self._unchanged[book] = (bid, ask, min(map(_quiet_until, machines), default=math.inf))
+        if not events:
+            return events
         open_after = {m.rule.threshold for m in machines if m.state.open}
         return [self._held_back(event, open_before | open_after) for event in events]
 
@@ -253,6 +271,31 @@ class AlertTracker:
         return dataclasses.replace(event, held_back_by="inhibited by a higher open threshold")
 
 
+# A period's end is looked at this much early, so the machine itself decides at its end, whatever
+# the rounding of the sum below.
+_EARLY_SECONDS = 0.001
+
+
+def _quiet_until(machine: EpisodeMachine) -> float:
+    """Until when observing the machine's last spread again changes nothing: the end of its
+    pending or clearing period, or its next reminder (as EpisodeMachine.observe times them);
+    for ever when none is running. A spread that stays put moves nothing else: no peak, no
+    reset of a period."""
+    rule, state = machine.rule, machine.state
+    if state.pending_since is not None:
+        end = state.pending_since + rule.for_seconds
+    elif not state.open:
+        return math.inf
+    elif state.clearing_since is not None:
+        end = state.clearing_since + rule.clear_for_seconds
+    elif rule.repeat_every_seconds is not None:
+        assert state.notified_at is not None
+        end = state.notified_at + rule.repeat_every_seconds
+    else:
+        return math.inf
+    return end - _EARLY_SECONDS
+
+
 def log_alert(event: AlertEvent) -> None:
     level = logging.WARNING if event.state in (TRIGGERED, REMINDER, STALE) else logging.INFO
     held = f" (not sent: {event.held_back_by})" if event.silenced else ""
@@ -265,7 +308,7 @@ class AlertFile:
 
     Object storage cannot append: there the day's log is kept under `journal_dir` (seeded from
     the lake the first time a day is touched, so a restart keeps earlier alerts) and the whole
-    log is published again after each alert. A failed upload is retried with the next alert and
+    log is published again after each write. A failed upload is retried with the next write and
     on close.
     """
 
@@ -287,22 +330,33 @@ class AlertFile:
         return self.folder / self.key_for(event)
 
     def write(self, event: AlertEvent) -> None:
-        key = self.key_for(event)
+        self.write_all([event])
+
+    def write_all(self, events: Sequence[AlertEvent]) -> None:
+        """Append the events in their order, with one write and one fsync per day log."""
+        lines: dict[str, list[str]] = {}
+        for event in events:
+            line = json.dumps(event.as_json(), separators=(",", ":")) + "\n"
+            lines.setdefault(self.key_for(event), []).append(line)
+        for key, day_lines in lines.items():
+            self._append(key, "".join(day_lines).encode("utf-8"))
+        if not self.local:
+            self.publish_pending()
+
+    def _append(self, key: str, data: bytes) -> None:
         path = self.folder / key
         path.parent.mkdir(parents=True, exist_ok=True)
         if not self.local and key not in self._seeded:
             if not path.exists() and self.storage.exists(key):
                 path.write_bytes(self.storage.read_bytes(key))
             self._seeded.add(key)
-        line = json.dumps(event.as_json(), separators=(",", ":")) + "\n"
-        # One write of one short line in append mode: a reader sees whole lines only.
-        with path.open("a") as handle:
-            handle.write(line)
+        # One write of whole lines in append mode: a reader sees whole lines only.
+        with path.open("ab") as handle:
+            handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         if not self.local:
             self._unpublished.add(key)
-            self.publish_pending()
 
     def publish_pending(self) -> None:
         """Upload the day logs that changed since their last upload (object storage only)."""

@@ -3,12 +3,11 @@ sinks each second goes to (the lake journal, then alerts)."""
 
 from __future__ import annotations
 
-import concurrent.futures
 import dataclasses
 import logging
 import math
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Protocol
@@ -24,6 +23,7 @@ from ingest.spreads.monitor.alert_rules import (
     simple_rules,
 )
 from ingest.spreads.monitor.alert_state import OpenAlerts
+from ingest.spreads.monitor.alert_writer import AlertLogWriter
 from ingest.spreads.monitor.alertmanager import AlertmanagerSink, managed_alert
 from ingest.spreads.monitor.alerts import (
     FRESH,
@@ -116,10 +116,8 @@ class AlertDispatcher:
     quote arrived that happened. An alert a silence covers, or one an open higher threshold
     inhibits, is logged and written with `silenced: true` but not sent.
 
-    The alerts file is written (and fsynced) in order on a thread of its own, like webhooks, so
-    a slow disk delays neither an alert nor the next second. After each change, that thread
-    also persists the open episodes (monitor.alert_state), after the alerts that changed them:
-    only a crash in between makes the next start alert again, never not at all.
+    The alerts file and the open episodes (monitor.alert_state) are written in order, in
+    batches, on a thread of their own (monitor.alert_writer), like webhooks.
     """
 
     def __init__(
@@ -147,7 +145,6 @@ class AlertDispatcher:
         self.notifier = notifier
         self.clock = clock
         self.summary = summary
-        self.state_dir = state_dir
         self.silences = silences
         self.alertmanager = alertmanager
         # Groups and paces each receiver's messages; by default each alert goes out at once.
@@ -159,7 +156,7 @@ class AlertDispatcher:
         # The source's thread (alerts per message) and the sampler's both change open episodes;
         # the lock keeps each change and its persisted snapshot in the writer's queue in order.
         self._lock = threading.Lock()
-        self._file_writer = concurrent.futures.ThreadPoolExecutor(1, "alerts-file")
+        self._file_writer = AlertLogWriter(alert_file, state_dir, supervisor)
 
     def observe_second(self, records: Sequence[SpreadRecord]) -> None:
         with self._lock:
@@ -169,13 +166,13 @@ class AlertDispatcher:
                 if self.spread_from_records and record.observed_at is not None:
                     events += self._send(self.tracker.observe(record), record.observed_at)
             if events or self.tracker.peak_rose:
-                self._file_writer.submit(self._write, events, self._open_alerts())
+                self._file_writer.submit(events, self._open_alerts())
 
     def observe_quote(self, quote: Quote) -> None:
         with self._lock:
             events = self._send(self.tracker.observe_quote(quote), quote.observed_at)
             if events:
-                self._file_writer.submit(self._write, events, self._open_alerts())
+                self._file_writer.submit(events, self._open_alerts())
 
     def _open_alerts(self) -> OpenAlerts:
         return self.carried + OpenAlerts(self.tracker.open_episodes(), self.feed.open_stale())
@@ -233,35 +230,9 @@ class AlertDispatcher:
         start = epoch_seconds(event.episode_start or event.orderbook_timestamp)
         self.alertmanager.send(managed_alert(event, start, severity))
 
-    def _write(self, events: list[AlertEvent], open_alerts: OpenAlerts) -> None:
-        # The log keeps the episodes' boundaries; a reminder is in the run's log and sent only.
-        for event in (event for event in events if event.state != REMINDER):
-            self._guarded(
-                f"alert not written to the alert log: {event.text}", self.alert_file.write, event
-            )
-        self._guarded(
-            "open episodes not persisted (a restart may alert them again)",
-            alert_state.save,
-            self.state_dir,
-            open_alerts,
-        )
-
-    def _guarded(self, lost: str, action: Callable[..., object], *args: object) -> None:
-        """The writer's boundary: whatever fails, the next alert is written as usual."""
-        try:
-            action(*args)
-        except OSError as error:
-            log.error("%s: %s", lost, error)
-        except Exception as error:
-            log.error("%s", lost)
-            if self.supervisor is None:
-                log.exception("alerts file failed")
-            else:
-                self.supervisor.failed("alerts file", error)
-
     def close(self) -> None:
         """Wait until every alert is in the alert log."""
-        self._file_writer.shutdown(wait=True)
+        self._file_writer.close()
         try:
             self.alert_file.publish_pending()
         except OSError as error:
@@ -394,7 +365,7 @@ def run_monitor(
         supervisor,
         carried=carried,
         spread_from_records=not per_message,
-        silences=SilenceBook(lake.journal_dir / SILENCES_FILE),
+        silences=SilenceBook(lake.journal_dir / SILENCES_FILE, monotonic=clock.monotonic),
         alertmanager=alertmanager,
         receivers=receivers,
     )

@@ -5,7 +5,8 @@ running monitor on the same machine share them. Writers (`SilenceStore`) read, c
 replace the file under an exclusive lock, so two commands never lose each other's silence; the
 file is replaced atomically (written aside, fsynced, renamed), so a reader sees the old or the
 new list, never half of one. Expired silences are dropped at each write and ignored at each
-read. A running monitor holds a `SilenceBook`, which re-reads the file only when it changed.
+read. A running monitor holds a `SilenceBook`, which looks at the file at most once a second and
+re-reads it only when it changed.
 """
 
 from __future__ import annotations
@@ -208,25 +209,43 @@ class SilenceStore:
         replace_file(self.path, lambda handle: handle.write(text.encode("utf-8")))
 
 
+# How stale a running monitor's view of the silences file may be: it looks at the file at most
+# this often, so a burst of alerts costs one `stat`, and a new silence holds within a second.
+RECHECK_SECONDS = 1.0
+
+
 class SilenceBook:
     """The monitor's side: answers `is_silenced` from the last good copy of the file, which it
-    re-reads only when the file's identity, size or modification time changed. A damaged file
-    is logged at ERROR once per version and the silences read before are kept."""
+    re-reads only when the file's identity, size or modification time changed, looking at most
+    every `recheck_seconds` (on the `monotonic` clock). A damaged file is logged at ERROR once
+    per version and the silences read before are kept."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(
+        self,
+        path: Path,
+        recheck_seconds: float = RECHECK_SECONDS,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.path = path
         self.silences: tuple[Silence, ...] = ()
+        self.recheck_seconds = recheck_seconds
+        self.monotonic = monotonic
+        self._checked_at: float | None = None
         self._seen: tuple[int, int, int] | None = None
         self._lock = threading.Lock()
 
     def refresh(self) -> None:
-        try:
-            status = self.path.stat()
-        except FileNotFoundError:
-            signature = None
-        else:
-            signature = (status.st_ino, status.st_size, status.st_mtime_ns)
+        now = self.monotonic()
         with self._lock:
+            if self._checked_at is not None and now - self._checked_at < self.recheck_seconds:
+                return
+            self._checked_at = now
+            try:
+                status = self.path.stat()
+            except FileNotFoundError:
+                signature = None
+            else:
+                signature = (status.st_ino, status.st_size, status.st_mtime_ns)
             if signature == self._seen:
                 return
             self._seen = signature

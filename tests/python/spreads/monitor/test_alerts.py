@@ -1,10 +1,12 @@
 import json
+import random
 from decimal import Decimal
 
 import pytest
 
-from ingest.spreads.monitor.alert_rules import parse_alert_rules
+from ingest.spreads.monitor.alert_rules import EpisodeMachine, parse_alert_rules
 from ingest.spreads.monitor.alerts import DEFAULT_THRESHOLDS, AlertFile, AlertTracker
+from ingest.spreads.monitor.quotes import Quote
 from ingest.spreads.monitor.records import SpreadRecord
 
 from .conftest import T0
@@ -170,3 +172,66 @@ def test_reminders_repeat_while_open():
     tracker = AlertTracker(rules({"threshold": 0.5, "repeat_every": 10}))
     seen = states(tracker, [observation(second, "0.6") for second in range(0, 25)])
     assert seen == [(0, "triggered", "0.5"), (10, "reminder", "0.5"), (20, "reminder", "0.5")]
+
+
+def quote(at, bid, ask="100", book="btc_mxn"):
+    return Quote(book, Decimal(bid), Decimal(ask), T0 + at, "ws")
+
+
+def quote_states(tracker, quotes):
+    return [
+        (round(q.observed_at - T0, 3), event.state, str(event.threshold))
+        for q in quotes
+        for event in tracker.observe_quote(q)
+    ]
+
+
+def test_an_unchanged_top_still_triggers_resolves_and_reminds_when_its_periods_end(monkeypatch):
+    tracker = AlertTracker(
+        rules({"threshold": 0.5, "for": 2, "clear_for": 3, "repeat_every": 4, "clear_below": 0.2})
+    )
+    looked = []
+    original = EpisodeMachine.observe
+    monkeypatch.setattr(
+        EpisodeMachine, "observe", lambda self, *a: looked.append(a[0]) or original(self, *a)
+    )
+    # A message every 10 ms: the spread (0.6 %, then 0.1 %) moves only twice.
+    above = [quote(i / 100, "99.4") for i in range(1000)]
+    below = [quote(10 + i / 100, "99.9") for i in range(500)]
+    assert quote_states(tracker, above + below) == [
+        (2.0, "triggered", "0.5"),
+        (6.0, "reminder", "0.5"),
+        (13.0, "resolved", "0.5"),
+    ]
+    # The machine looked at the first message of each top and around each period's end, not at
+    # the 1,500 messages.
+    assert len(looked) < 20
+
+
+def test_skipping_unchanged_tops_gives_exactly_the_machines_own_events():
+    """Against each rule's EpisodeMachine fed every message: random tops that mostly repeat,
+    random gaps between messages, pending, clearing and reminder periods of their own."""
+    generator = random.Random(20261202)
+    entries = [
+        {"threshold": 1.0, "for": 0.5, "clear_for": 0.3, "inhibit_lower": True},
+        {"threshold": 0.5, "for": 1.25, "clear_for": 0.7, "clear_below": 0.3, "repeat_every": 2},
+        {"threshold": 0.1, "repeat_every": 0.75},
+    ]
+    bids = ["99.95", "99.7", "99.6", "99.2", "98.5"]
+    for _ in range(20):
+        tracker = AlertTracker(rules(*entries))
+        machines = [EpisodeMachine(rule) for rule in tracker.rules.rules_for("btc_mxn")]
+        bid, at, quotes = bids[0], 0.0, []
+        for _ in range(2000):
+            if generator.random() < 0.05:
+                bid = generator.choice(bids)
+            at += generator.choice([0.001, 0.01, 0.05, 0.25])
+            quotes.append(quote(at, bid))
+        expected = [
+            (round(q.observed_at - T0, 3), transition.kind, str(machine.rule.threshold))
+            for q in quotes
+            for machine in machines
+            if (transition := machine.observe(q.observed_at, q.spread)) is not None
+        ]
+        assert len(expected) > 20
+        assert quote_states(tracker, quotes) == expected
