@@ -3,7 +3,7 @@
         materialized=incremental_materialization(),
         incremental_strategy='append',
         on_schema_change='append_new_columns',
-        indexes=[{'columns': ['id']}, {'columns': ['load_id']}],
+        indexes=lookup_indexes(['id', 'load_id']),
     )
 }}
 -- A table, not a view: each delivered row is typed once, when its load first arrives, instead of

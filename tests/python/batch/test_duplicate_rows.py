@@ -1,7 +1,8 @@
 """Duplicates within one delivery on both engines: when a file holds the same id on two rows,
 the later row wins whatever its values, and dq_snapshot_duplicates lists both rows with their
 place in the file. A warehouse loaded before the loader numbered the rows takes the change in
-place: its raw tables gain the column, and the next build equals a full refresh."""
+place: its raw tables gain the column, dq_snapshot_duplicates is built again in its new shape,
+and the next build equals a full refresh."""
 
 from __future__ import annotations
 
@@ -76,7 +77,8 @@ def test_the_later_row_of_an_id_wins_and_both_rows_are_listed(settings, tmp_path
 
 def forget_file_rows(settings) -> None:
     """Take the warehouse back to before the loader numbered the rows: no `_file_row` in raw,
-    no `file_row` in the staging versions tables (indexes and all, as they were)."""
+    no `file_row` in the staging versions tables (indexes and all, as they were), and
+    dq_snapshot_duplicates in its shape of then."""
     with connect(settings) as warehouse, warehouse.transaction():
         postgres = warehouse.name == "postgres"
         # Views read the columns; the next build creates them again.
@@ -105,6 +107,17 @@ def forget_file_rows(settings) -> None:
             warehouse.execute(f"alter table staging.{versions} drop column file_row")
             for _, create_index in indexes:
                 warehouse.execute(create_index)
+        # dq_snapshot_duplicates then had one row per distinct raw id, with its count of rows.
+        warehouse.execute(
+            "create table data_quality.dq_snapshot_duplicates_before as"
+            " select table_name, record_id, raw_id, load_id, count(*) as lines"
+            " from data_quality.dq_snapshot_duplicates group by 1, 2, 3, 4"
+        )
+        warehouse.execute("drop table data_quality.dq_snapshot_duplicates")
+        warehouse.execute(
+            "alter table data_quality.dq_snapshot_duplicates_before"
+            " rename to dq_snapshot_duplicates"
+        )
 
 
 def test_a_warehouse_loaded_before_file_rows_gains_them_and_builds_as_a_full_refresh(
@@ -135,3 +148,4 @@ def test_a_warehouse_loaded_before_file_rows_gains_them_and_builds_as_a_full_ref
     ]
     run_dbt(*BUILD, "--full-refresh")
     assert warehouse_contents(settings) == incremental
+    assert deposit_1001(settings) == (fact, listed)
