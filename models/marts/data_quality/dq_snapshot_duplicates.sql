@@ -1,27 +1,11 @@
-{{
-    config(
-        materialized=incremental_materialization(),
-        incremental_strategy='delete+insert',
-        unique_key=['table_name', 'load_id'],
-        on_schema_change='fail',
-    )
-}}
--- A load's duplicates depend on that load's rows alone, so a run reads only the loads newer than
--- the newest one listed (the versions tables are appended in load order, so that read stays
--- short while recent loads carry duplicates), and replaces any load it lists again. A table of
--- older columns is dropped before the run and built in full (drop_outdated_incremental_tables).
-
 {#- Each snapshot table with its versions model. -#}
-{%- set snapshot_tables = snapshot_typed_columns() %}
+{%- set snapshot_tables = snapshot_typed_columns() -%}
 
 with
 
 {% for table_name, versions_model, latest_model, columns in snapshot_tables %}
 {{ table_name }}_versions as (
     select * from {{ ref(versions_model) }}
-    {% if is_incremental() %}
-    where load_id > {{ processed_load_id() }}
-    {% endif %}
 ),
 
 {{ table_name }}_ids_delivered_twice as (
