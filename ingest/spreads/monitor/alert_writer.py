@@ -3,11 +3,11 @@ and then persists the open episodes (monitor.alert_state), so a slow disk delays
 alert nor the next second.
 
 It works in batches: whatever was queued since the last batch is written with one fsync per day
-log, then the newest snapshot of the open episodes is saved once (the ones before it are
-outdated by it). Batches start at most every `min_interval` seconds, so a burst of alerts costs
-a few fsyncs rather than three per alert; a lone alert after a quiet spell is written at once.
-The log is durable before the state that says its alerts were sent: only a crash in between
-makes the next start alert again, never not at all.
+log, then the newest snapshot of the open episodes is built and saved once (the ones before it
+are outdated by it, and never built). Batches start at most every `min_interval` seconds, so a
+burst of alerts costs a few fsyncs rather than three per alert; a lone alert after a quiet spell
+is written at once. The log is durable before the state that says its alerts were sent: only a
+crash in between makes the next start alert again, never not at all.
 """
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ log = logging.getLogger(__name__)
 # alert is on disk within about half a second of being sent.
 BATCH_INTERVAL_SECONDS = 0.5
 
-# What the queue holds: the alerts of one change, and the open episodes after it.
-Change = tuple[Sequence[AlertEvent], OpenAlerts]
+# What the queue holds: the alerts of one change, and what builds the open episodes after it.
+Change = tuple[Sequence[AlertEvent], Callable[[], OpenAlerts]]
 
 
 class AlertLogWriter:
@@ -56,7 +56,7 @@ class AlertLogWriter:
         self._thread = threading.Thread(target=self._run, name="alerts-file", daemon=True)
         self._thread.start()
 
-    def submit(self, events: Sequence[AlertEvent], open_alerts: OpenAlerts) -> None:
+    def submit(self, events: Sequence[AlertEvent], open_alerts: Callable[[], OpenAlerts]) -> None:
         """Queue one change; changes are written in the order they were submitted."""
         self._queue.put((events, open_alerts))
 
@@ -99,9 +99,7 @@ class AlertLogWriter:
             )
         self._guarded(
             "open episodes not persisted (a restart may alert them again)",
-            alert_state.save,
-            self.state_dir,
-            changes[-1][1],
+            lambda: alert_state.save(self.state_dir, changes[-1][1]()),
         )
 
     def _guarded(self, lost: str, action: Callable[..., object], *args: object) -> None:

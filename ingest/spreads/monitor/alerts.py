@@ -8,7 +8,7 @@ import json
 import logging
 import math
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -152,10 +152,16 @@ class AlertTracker:
         return self.rules.rule(book, threshold) is not None
 
     def open_episodes(self) -> tuple[OpenEpisode, ...]:
+        return self.open_episodes_later()()
+
+    def open_episodes_later(self) -> Callable[[], tuple[OpenEpisode, ...]]:
+        """The open episodes as they are now, built when called: the alerts-file writer saves
+        only the last of the snapshots queued in a batch, so the others are never built."""
         self.peak_rose = False
-        return tuple(
-            OpenEpisode(book, threshold, self._starts[(book, threshold)], peak)
-            for (book, threshold), peak in self._peaks.items()
+        peaks, starts = dict(self._peaks), dict(self._starts)
+        return lambda: tuple(
+            OpenEpisode(book, threshold, starts[(book, threshold)], peak)
+            for (book, threshold), peak in peaks.items()
         )
 
     def observe(self, record: SpreadRecord) -> list[AlertEvent]:

@@ -7,7 +7,7 @@ import dataclasses
 import logging
 import math
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Protocol
@@ -174,8 +174,14 @@ class AlertDispatcher:
             if events:
                 self._file_writer.submit(events, self._open_alerts())
 
-    def _open_alerts(self) -> OpenAlerts:
-        return self.carried + OpenAlerts(self.tracker.open_episodes(), self.feed.open_stale())
+    def _open_alerts(self) -> Callable[[], OpenAlerts]:
+        """The open episodes after this change, built by the writer if it saves them."""
+        carried, episodes, stale = (
+            self.carried,
+            self.tracker.open_episodes_later(),
+            self.feed.open_stale(),
+        )
+        return lambda: carried + OpenAlerts(episodes(), stale)
 
     def _send(self, events: list[AlertEvent], arrived_at: float | None) -> list[AlertEvent]:
         """Deliver each event; returns them as delivered (held back or not)."""

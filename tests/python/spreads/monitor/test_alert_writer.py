@@ -36,6 +36,17 @@ def open_at(second):
     return OpenAlerts((OpenEpisode("btc_mxn", Decimal("0.5"), stamp, Decimal("0.6")),))
 
 
+def snapshot(open_alerts, built=None):
+    """What the dispatcher submits: a builder of the open episodes, noting when it is built."""
+
+    def build():
+        if built is not None:
+            built.append(open_alerts)
+        return open_alerts
+
+    return build
+
+
 class GatedAlertFile(AlertFile):
     """Holds its first write until `gate` is set, as a slow disk would."""
 
@@ -66,12 +77,14 @@ def test_alerts_queued_during_a_write_go_out_as_one_batch_in_order(tmp_path, mon
     journal = tmp_path / "journal"
     journal.mkdir()
     writer = AlertLogWriter(alert_file, journal, min_interval=0.0)
-    writer.submit([event(0)], open_at(0))
+    built = []
+    writer.submit([event(0)], snapshot(open_at(0), built))
     assert alert_file.writing.wait(10)
     # While the first is being written: 19 more changes, one of them two alerts and a reminder.
     for second in range(1, 19):
-        writer.submit([event(second)], open_at(second))
-    writer.submit([event(19), event(19, "reminder"), event(19, "resolved")], OpenAlerts())
+        writer.submit([event(second)], snapshot(open_at(second), built))
+    last = [event(19), event(19, "reminder"), event(19, "resolved")]
+    writer.submit(last, snapshot(OpenAlerts(), built))
     alert_file.gate.set()
     writer.close()
 
@@ -84,8 +97,9 @@ def test_alerts_queued_during_a_write_go_out_as_one_batch_in_order(tmp_path, mon
     log_file = str(tmp_path / "alerts" / "date=2026-11-29" / "alerts.jsonl")
     state_aside = str(journal / ".open_alerts.json.tmp")
     assert synced == [log_file, state_aside, str(journal)] * 2
-    # The state saved is the one after the last change.
+    # The state saved is the one after the last change; the ones before it were never built.
     assert status(journal) == OpenAlerts()
+    assert built == [open_at(0), OpenAlerts()]
 
 
 def test_a_batch_spanning_midnight_appends_each_day_log_with_its_own_alerts(tmp_path):
@@ -119,7 +133,7 @@ def test_closing_writes_what_is_queued_even_while_pacing(tmp_path):
     # An hour between batches: only `close` can end the wait after the first one.
     writer = AlertLogWriter(AlertFile(tmp_path), journal, min_interval=3600.0)
     for second in range(5):
-        writer.submit([event(second)], open_at(second))
+        writer.submit([event(second)], snapshot(open_at(second)))
     closing = threading.Thread(target=writer.close)
     closing.start()
     closing.join(10)

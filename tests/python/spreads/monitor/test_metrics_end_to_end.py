@@ -110,7 +110,7 @@ def ws_book_run(tmp_path_factory):
             families, text = scrape(base)
             moved = (
                 sum(sample.value for sample in samples(families, "bitso_monitor_source_resyncs"))
-                and value(families, "bitso_monitor_lake_files_published")
+                and value(families, "bitso_monitor_lake_files_published") >= len(BOOKS)
                 and sum(s.value for s in samples(families, "bitso_monitor_webhook_deliveries"))
                 and all(
                     samples(families, "bitso_monitor_alerts", book=book, state=state)
