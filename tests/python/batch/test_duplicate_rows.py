@@ -31,6 +31,10 @@ OTHER_ROWS = (
 )
 
 
+# The staging versions tables' indexes, once declared on DuckDB too.
+OLD_DUCKDB_INDEXED_COLUMNS = ("id", "load_id")
+
+
 def deposits_file(*rows: str) -> str:
     return "\n".join([DEPOSITS_SNAPSHOT.header, *rows]) + "\n"
 
@@ -77,7 +81,7 @@ def test_the_later_row_of_an_id_wins_and_both_rows_are_listed(settings, tmp_path
 
 def forget_file_rows(settings) -> None:
     """Take the warehouse back to before the loader numbered the rows: no `_file_row` in raw,
-    no `file_row` in the staging versions tables (indexes and all, as they were), and
+    no `file_row` in the staging versions tables, which had indexes on DuckDB too, and
     dq_snapshot_duplicates in its shape of then."""
     with connect(settings) as warehouse, warehouse.transaction():
         postgres = warehouse.name == "postgres"
@@ -93,20 +97,13 @@ def forget_file_rows(settings) -> None:
                 warehouse.execute(f"drop sequence raw.{table}_file_row_seq")
         for model in ("deposit", "withdrawal", "event"):
             versions = f"stg_bitso_db__{model}_versions"
-            # DuckDB drops no column of an indexed table: the indexes go and come back.
-            indexes = (
-                []
-                if postgres
-                else warehouse.execute(
-                    "select index_name, sql from duckdb_indexes() where table_name = ?",
-                    (versions,),
-                )
-            )
-            for name, _ in indexes:
-                warehouse.execute(f'drop index staging."{name}"')
             warehouse.execute(f"alter table staging.{versions} drop column file_row")
-            for _, create_index in indexes:
-                warehouse.execute(create_index)
+            # DuckDB had the indexes PostgreSQL has, which the next build must drop first.
+            if not postgres:
+                for column in OLD_DUCKDB_INDEXED_COLUMNS:
+                    warehouse.execute(
+                        f"create index {versions}_{column} on staging.{versions} ({column})"
+                    )
         # dq_snapshot_duplicates then had one row per distinct raw id, with its count of rows.
         warehouse.execute(
             "create table data_quality.dq_snapshot_duplicates_before as"
@@ -118,6 +115,22 @@ def forget_file_rows(settings) -> None:
             "alter table data_quality.dq_snapshot_duplicates_before"
             " rename to dq_snapshot_duplicates"
         )
+
+
+def versions_indexes(settings) -> tuple[str, int]:
+    """The engine, and how many indexes the staging versions tables have."""
+    with connect(settings) as warehouse:
+        if warehouse.name == "postgres":
+            query = (
+                "select count(*) from pg_indexes where schemaname = 'staging' and tablename like ?"
+            )
+        else:
+            query = (
+                "select count(*) from duckdb_indexes() where schema_name = 'staging'"
+                " and table_name like ?"
+            )
+        ((count,),) = warehouse.execute(query, ("stg_bitso_db__%_versions",))
+        return warehouse.name, count
 
 
 def test_a_warehouse_loaded_before_file_rows_gains_them_and_builds_as_a_full_refresh(
@@ -140,6 +153,10 @@ def test_a_warehouse_loaded_before_file_rows_gains_them_and_builds_as_a_full_ref
     # The rows of the earlier load keep no row number; the new load's rows have theirs, and
     # its later row wins.
     assert numbered == [(1, 0, 4), (listed[-1][0], 4, 4)]
+    # PostgreSQL keeps its lookup indexes (id and load_id of each table); DuckDB's old ones
+    # were dropped before any thread could swap a table.
+    engine, indexes = versions_indexes(settings)
+    assert indexes == (6 if engine == "postgres" else 0)
     assert fact == [("complete",)]
     assert sorted(row[1:] for row in listed if row[1] is None) == [(None, "01001"), (None, "1001")]
     assert [row[1:] for row in listed if row[1] is not None] == [
