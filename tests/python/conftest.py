@@ -24,6 +24,7 @@ from bitso_sandbox.local_bitso.catalog import default_listings
 from bitso_sandbox.local_bitso.exchange import Script, SimulatedExchange
 from bitso_sandbox.local_bitso.http_api import LocalBitso
 from ingest.settings import Settings
+from tests.python.receivers import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SHARED_CHALLENGE_DIR = REPO_ROOT.parent / "shared" / "bitso_challenge"
@@ -157,16 +158,10 @@ def write_file(path: Path, text: str) -> Path:
     return path
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def s3_endpoint(tmp_path_factory) -> Iterator[str]:
     """A local S3-compatible server (moto's server mode) for the whole session."""
-    port = _free_port()
+    port = free_port()
     log = (tmp_path_factory.getbasetemp() / "s3-server.log").open("w")
     server = subprocess.Popen(
         [sys.executable, "-m", "moto.server", "--host", "127.0.0.1", "--port", str(port)],

@@ -11,15 +11,11 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
-import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from functools import partial
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
@@ -30,6 +26,8 @@ from bitso_sandbox.local_bitso.catalog import default_listings
 from bitso_sandbox.local_bitso.exchange import SimulatedExchange
 from bitso_sandbox.local_bitso.http_api import LocalBitso
 from tests.python.conftest import BIN_DIR, REPO_ROOT
+from tests.python.prometheus_server import require_prometheus_binary, running_prometheus
+from tests.python.receivers import JsonReceiver, free_port
 
 PROMETHEUS_DIR = REPO_ROOT / "deploy" / "prometheus"
 CONFIG_FILE = PROMETHEUS_DIR / "prometheus.yml"
@@ -49,22 +47,6 @@ GRAFANA_VARIABLES = {
     "$instance": ".*",
     "$book": ".*",
 }
-
-
-def require_binary(name: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        reason = f"`{name}` is not installed (Debian package `prometheus`)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{reason}; under CI=true it must be")
-        pytest.skip(reason)
-    return path
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def wait_for(condition, timeout: float, what: str):
@@ -188,14 +170,14 @@ def with_grafana_variables(expression: str) -> str:
 
 
 def test_prometheus_config_and_rules_pass_promtool_checks():
-    promtool = require_binary("promtool")
+    promtool = require_prometheus_binary("promtool")
     for command in (["check", "config", str(CONFIG_FILE)], ["check", "rules", str(RULES_FILE)]):
         result = subprocess.run([promtool, *command], capture_output=True, text=True)
         assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_alerting_rules_pass_their_promtool_unit_tests():
-    promtool = require_binary("promtool")
+    promtool = require_prometheus_binary("promtool")
     result = subprocess.run(
         [promtool, "test", "rules", RULE_TESTS_FILE.name],
         cwd=PROMETHEUS_DIR,
@@ -228,25 +210,11 @@ def test_every_alert_waits_has_a_severity_and_says_what_happened():
 # --- live monitors ------------------------------------------------------------------------
 
 
-class _WebhookReceiver(BaseHTTPRequestHandler):
-    def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        self.send_response(200)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
 @pytest.fixture(scope="module")
 def webhook_url() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _WebhookReceiver)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/hook"
-    server.shutdown()
-    server.server_close()
+    receiver = JsonReceiver("/hook")
+    yield receiver.url
+    receiver.close()
 
 
 @pytest.fixture(scope="module")
@@ -394,15 +362,9 @@ DEAD_MONITOR = f"127.0.0.1:{free_port()}"
 
 
 @pytest.fixture(scope="module")
-def prometheus_binary() -> str:
-    return require_binary("prometheus")
-
-
-@pytest.fixture(scope="module")
-def prometheus(prometheus_binary, monitors, tmp_path_factory) -> Iterator[str]:
-    """/usr/bin/prometheus on a free loopback port with deploy/'s configuration and rules,
-    scraping both monitors (and DEAD_MONITOR) every second instead of the compose service."""
-    folder = tmp_path_factory.mktemp("prometheus")
+def prometheus(monitors, tmp_path_factory) -> Iterator[str]:
+    """A real Prometheus with deploy/'s configuration and rules, scraping both monitors (and
+    DEAD_MONITOR) every second instead of the compose service."""
     config = yaml.safe_load(CONFIG_FILE.read_text())
     config["global"].update(scrape_interval="1s", evaluation_interval="1s")
     config["rule_files"] = [str(PROMETHEUS_DIR / name) for name in config["rule_files"]]
@@ -410,36 +372,8 @@ def prometheus(prometheus_binary, monitors, tmp_path_factory) -> Iterator[str]:
     job["scrape_interval"] = "1s"
     live = [url.removeprefix("http://") for url in monitors.values()]
     job["static_configs"] = [{"targets": [*live, DEAD_MONITOR]}]
-    (folder / "prometheus.yml").write_text(yaml.safe_dump(config))
-    port = free_port()
-    log = (folder / "prometheus.log").open("w")
-    process = subprocess.Popen(
-        [
-            prometheus_binary,
-            f"--config.file={folder / 'prometheus.yml'}",
-            f"--storage.tsdb.path={folder / 'data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-
-    def ready() -> bool:
-        if process.poll() is not None:
-            pytest.fail(f"prometheus exited with {process.returncode}; see {log.name}")
-        try:
-            return requests.get(f"{url}/-/ready", timeout=2).status_code == 200
-        except requests.ConnectionError:
-            return False
-
-    try:
-        wait_for(ready, 60, "Prometheus to be ready")
+    with running_prometheus(config, tmp_path_factory.mktemp("prometheus")) as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-        log.close()
 
 
 def api(prometheus: str, path: str, **params: str) -> object:
