@@ -159,6 +159,11 @@ def replace_file(target: Path, write: Callable[[BinaryIO], object]) -> None:
     fsync_dir(target.parent)
 
 
+def replace_file_bytes(target: Path, content: bytes) -> None:
+    """`replace_file` with content already in memory."""
+    replace_file(target, lambda handle: handle.write(content))
+
+
 def fsync_dir(directory: Path) -> None:
     """Make a rename in `directory` durable."""
     fd = os.open(directory, os.O_RDONLY)

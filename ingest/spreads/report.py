@@ -13,7 +13,7 @@ import dataclasses
 from datetime import datetime
 from pathlib import Path
 
-from ingest.io.lake_storage import replace_file
+from ingest.io.lake_storage import replace_file_bytes
 from ingest.io.warehouse import connect
 from ingest.settings import Settings
 from ingest.spreads import report_data, report_page, report_png
@@ -61,13 +61,11 @@ def build_reports(
         output.mkdir(parents=True, exist_ok=True)
         for index, data in enumerate(report_data.read_books(warehouse, period, books)):
             png_path = output / f"spread_{data.book}.png"
-            picture = report_png.render(data)
-            replace_file(png_path, lambda handle, content=picture: handle.write(content))
+            replace_file_bytes(png_path, report_png.render(data))
             summary = report_data.summarize(data)
             summaries.append(summary)
             charts.append(report_page.chart(data, index))
             written.append(BookReport(summary, data.episodes, data.gaps, png_path))
     page_path = output / PAGE_NAME
-    page = report_page.page(period, summaries, charts).encode()
-    replace_file(page_path, lambda handle: handle.write(page))
+    replace_file_bytes(page_path, report_page.page(period, summaries, charts).encode())
     return Report(period=period, books=written, page_path=page_path)

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import yaml
 
-from ingest.io.lake_storage import replace_file
+from ingest.io.lake_storage import replace_file_bytes
 from ingest.spreads.monitor.webhooks import check_webhook_url
 
 # What an observation did to an episode.
@@ -270,8 +270,7 @@ def write_rules_seed(rules: AlertRules, path: Path) -> None:
                 " ".join(rule.books or ()),
             ]
         )
-    content = text.getvalue().encode("utf-8")
-    replace_file(path, lambda handle: handle.write(content))
+    replace_file_bytes(path, text.getvalue().encode("utf-8"))
 
 
 def _seconds_text(seconds: float) -> str:

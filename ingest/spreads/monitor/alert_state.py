@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-from ingest.io.lake_storage import replace_file
+from ingest.io.lake_storage import replace_file_bytes
 
 log = logging.getLogger(__name__)
 
@@ -164,4 +164,4 @@ def load(journal_dir: Path) -> OpenAlerts:
 def save(journal_dir: Path, alerts: OpenAlerts) -> None:
     """Replace the state file atomically (write aside, fsync, rename, fsync the folder)."""
     document = json.dumps(alerts.as_json(), separators=(",", ":")).encode()
-    replace_file(state_path(journal_dir), lambda handle: handle.write(document))
+    replace_file_bytes(state_path(journal_dir), document)

@@ -26,7 +26,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-from ingest.io.lake_storage import replace_file
+from ingest.io.lake_storage import replace_file_bytes
 from ingest.settings import Settings
 from ingest.spreads.monitor.lake import default_journal_dir
 from ingest.spreads.monitor.records import utc_iso
@@ -206,7 +206,7 @@ class SilenceStore:
         }
         text = json.dumps(document, indent=2) + "\n"
         # Under the lock: no other writer uses the aside file meanwhile.
-        replace_file(self.path, lambda handle: handle.write(text.encode("utf-8")))
+        replace_file_bytes(self.path, text.encode("utf-8"))
 
 
 # How stale a running monitor's view of the silences file may be: it looks at the file at most
