@@ -208,29 +208,31 @@ class AlertRules:
 def simple_rules(thresholds: Iterable[Decimal], webhook_urls: Iterable[str] = ()) -> AlertRules:
     """The rules of the `--threshold` and `--webhook` shorthands: every book, every threshold,
     no pending or clearing period, every alert to every webhook."""
-    urls = tuple(webhook_urls)
-    for url in urls:
-        if (problem := check_webhook_url(url)) is not None:
-            raise AlertRulesError(problem)
-    # As before rules existed: each alert posted at once, on its own.
-    shorthand = Receiver(SHORTHAND_RECEIVER, None, urls, group_wait_seconds=0.0, rate_limit=None)
-    receivers = (shorthand,) if urls else ()
-    names = tuple(receiver.name for receiver in receivers)
     levels = sorted(set(thresholds), reverse=True)
     if not levels or not all(level.is_finite() and level > 0 for level in levels):
         raise AlertRulesError("thresholds must be percentages greater than 0")
-    return AlertRules(receivers, tuple(AlertRule(level, receivers=names) for level in levels))
+    return _to_every_webhook((AlertRule(level) for level in levels), webhook_urls)
 
 
 def default_rules(project_dir: Path, webhook_urls: Iterable[str] = ()) -> AlertRules:
     """The rules when no file is given: the dbt project's thresholds seed (its books and
     periods too, as the episode model applies them), every alert to every webhook."""
-    shorthand = simple_rules(DEFAULT_THRESHOLDS, webhook_urls)
-    names = tuple(receiver.name for receiver in shorthand.receivers)
     rules = sorted(project_rules(project_dir), key=lambda rule: rule.threshold, reverse=True)
+    return _to_every_webhook(rules, webhook_urls)
+
+
+def _to_every_webhook(rules: Iterable[AlertRule], webhook_urls: Iterable[str]) -> AlertRules:
+    """`rules` sending every alert to the `--webhook` URLs, if any, each posted at once and on
+    its own, as before rules files existed."""
+    urls = tuple(webhook_urls)
+    for url in urls:
+        if (problem := check_webhook_url(url)) is not None:
+            raise AlertRulesError(problem)
+    shorthand = Receiver(SHORTHAND_RECEIVER, None, urls, group_wait_seconds=0.0, rate_limit=None)
+    receivers = (shorthand,) if urls else ()
+    names = tuple(receiver.name for receiver in receivers)
     return AlertRules(
-        shorthand.receivers,
-        tuple(dataclasses.replace(rule, receivers=names) for rule in rules),
+        receivers, tuple(dataclasses.replace(rule, receivers=names) for rule in rules)
     )
 
 
@@ -457,6 +459,10 @@ def _seconds(value: object, where: str, field: str) -> float | None:
     return float(seconds)
 
 
+# How much early `EpisodeMachine.quiet_until` ends a quiet spell.
+_EARLY_SECONDS = 0.001
+
+
 @dataclasses.dataclass(frozen=True)
 class EpisodeState:
     """Where one (book, rule) pair stands; frozen, so it can be persisted and restored as is.
@@ -523,3 +529,22 @@ class EpisodeMachine:
             self.state = dataclasses.replace(self.state, notified_at=now)
             return Transition(REMINDER, now, state.started_at)
         return None
+
+    def quiet_until(self) -> float:
+        """Until when observing the last spread again changes nothing: the end of the pending
+        or clearing period, or the next reminder, as `observe` times them (a little early, so
+        that `observe` itself decides at the end, whatever the rounding); for ever when none is
+        running. A spread that stays put moves nothing else: no peak, no reset of a period."""
+        rule, state = self.rule, self.state
+        if state.pending_since is not None:
+            end = state.pending_since + rule.for_seconds
+        elif not state.open:
+            return math.inf
+        elif state.clearing_since is not None:
+            end = state.clearing_since + rule.clear_for_seconds
+        elif rule.repeat_every_seconds is not None:
+            assert state.notified_at is not None
+            end = state.notified_at + rule.repeat_every_seconds
+        else:
+            return math.inf
+        return end - _EARLY_SECONDS

@@ -145,7 +145,7 @@ class AlertTracker:
         # Set when an open episode's peak rose since `open_episodes()` was last read.
         self.peak_rose = False
         # Per book, the bid and ask last observed and until when observing them again changes
-        # nothing (see `_quiet_until`): most messages repeat the top of book.
+        # nothing (EpisodeMachine.quiet_until): most messages repeat the top of book.
         self._unchanged: dict[str, tuple[Decimal, Decimal, float]] = {}
 
     def watches(self, book: str, threshold: Decimal) -> bool:
@@ -256,7 +256,8 @@ class AlertTracker:
                     episode_start=start,
                 )
             )
-        self._unchanged[book] = (bid, ask, min(map(_quiet_until, machines), default=math.inf))
+        quiet_until = min((machine.quiet_until() for machine in machines), default=math.inf)
+        self._unchanged[book] = (bid, ask, quiet_until)
         if not events:
             return events
         open_after = {m.rule.threshold for m in machines if m.state.open}
@@ -275,31 +276,6 @@ class AlertTracker:
         if not held:
             return event
         return dataclasses.replace(event, held_back_by="inhibited by a higher open threshold")
-
-
-# A period's end is looked at this much early, so the machine itself decides at its end, whatever
-# the rounding of the sum below.
-_EARLY_SECONDS = 0.001
-
-
-def _quiet_until(machine: EpisodeMachine) -> float:
-    """Until when observing the machine's last spread again changes nothing: the end of its
-    pending or clearing period, or its next reminder (as EpisodeMachine.observe times them);
-    for ever when none is running. A spread that stays put moves nothing else: no peak, no
-    reset of a period."""
-    rule, state = machine.rule, machine.state
-    if state.pending_since is not None:
-        end = state.pending_since + rule.for_seconds
-    elif not state.open:
-        return math.inf
-    elif state.clearing_since is not None:
-        end = state.clearing_since + rule.clear_for_seconds
-    elif rule.repeat_every_seconds is not None:
-        assert state.notified_at is not None
-        end = state.notified_at + rule.repeat_every_seconds
-    else:
-        return math.inf
-    return end - _EARLY_SECONDS
 
 
 def log_alert(event: AlertEvent) -> None:
