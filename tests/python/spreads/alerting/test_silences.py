@@ -29,6 +29,7 @@ from ingest.spreads.monitor.silences import (
     silences_path,
 )
 from tests.python.conftest import BIN_DIR
+from tests.python.spreads.monitor.conftest import ManualClock
 from tests.python.test_packaging import NOT_AT_START_UP, imported_by
 
 NOW = 1_795_946_400.0
@@ -218,25 +219,15 @@ def test_cli_concurrent_commands_keep_every_silence(tmp_path: Path) -> None:
     assert len(ids) == 4
 
 
-class Monotonic:
-    """A monotonic clock that moves only when told."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def test_the_monitors_reader_rereads_only_a_changed_file(tmp_path: Path, monkeypatch) -> None:
     path = tmp_path / SILENCES_FILE
     store = SilenceStore(path)
-    monotonic = Monotonic()
-    book = SilenceBook(path, monotonic=monotonic)
+    clock = ManualClock()
+    book = SilenceBook(path, monotonic=clock.monotonic)
     assert not book.is_silenced("btc_mxn", Decimal("1"), NOW)  # no file: nothing silenced
     store.add(new_silence(["btc_*"], 3600, "deploy", store.clock()))
     now = store.clock()
-    monotonic.now += RECHECK_SECONDS
+    clock.elapsed += RECHECK_SECONDS
     assert book.is_silenced("btc_mxn", Decimal("1"), now).reason == "deploy"
     assert not book.is_silenced("eth_mxn", Decimal("1"), now)
     assert not book.is_silenced("btc_mxn", Decimal("1"), now + 3600)
@@ -248,12 +239,12 @@ def test_the_monitors_reader_rereads_only_a_changed_file(tmp_path: Path, monkeyp
     assert reads == []
     store.add(new_silence(["eth_mxn"], 3600, "second", store.clock()))
     reads.clear()  # the store's own read
-    monotonic.now += RECHECK_SECONDS
+    clock.elapsed += RECHECK_SECONDS
     assert book.is_silenced("eth_mxn", Decimal("1"), now).reason == "second"
     assert book.is_silenced("eth_mxn", Decimal("1"), now)
     assert reads == [path]
     path.unlink()
-    monotonic.now += RECHECK_SECONDS
+    clock.elapsed += RECHECK_SECONDS
     assert not book.is_silenced("btc_mxn", Decimal("1"), now)
 
 
@@ -262,8 +253,8 @@ def test_the_monitors_reader_looks_at_the_file_at_most_once_per_recheck_interval
 ) -> None:
     path = tmp_path / SILENCES_FILE
     store = SilenceStore(path)
-    monotonic = Monotonic()
-    book = SilenceBook(path, monotonic=monotonic)
+    clock = ManualClock()
+    book = SilenceBook(path, monotonic=clock.monotonic)
     now = store.clock()
     assert not book.is_silenced("btc_mxn", Decimal("1"), now)
     stats = []
@@ -273,12 +264,12 @@ def test_the_monitors_reader_looks_at_the_file_at_most_once_per_recheck_interval
     stats.clear()  # the store's own
     # A burst of alerts within the interval: not one look at the file, the new silence not yet
     # seen.
-    monotonic.now += RECHECK_SECONDS * 0.99
+    clock.elapsed += RECHECK_SECONDS * 0.99
     for _ in range(50):
         assert not book.is_silenced("btc_mxn", Decimal("1"), now)
     assert stats == []
     # At the interval's end, the first alert looks again and is held back by it.
-    monotonic.now = RECHECK_SECONDS
+    clock.elapsed = RECHECK_SECONDS
     assert book.is_silenced("btc_mxn", Decimal("1"), now).reason == "deploy"
     assert book.is_silenced("btc_mxn", Decimal("1"), now).reason == "deploy"
     assert stats == [path]
@@ -290,15 +281,15 @@ def test_a_damaged_file_is_logged_loudly_and_the_last_good_silences_kept(
     path = tmp_path / SILENCES_FILE
     store = SilenceStore(path)
     store.add(new_silence(["btc_mxn"], 3600, "deploy", store.clock()))
-    monotonic = Monotonic()
-    book = SilenceBook(path, monotonic=monotonic)
+    clock = ManualClock()
+    book = SilenceBook(path, monotonic=clock.monotonic)
     now = store.clock()
     assert book.is_silenced("btc_mxn", Decimal("1"), now)
     path.write_text("{not json")
     with caplog.at_level(logging.ERROR):
-        monotonic.now += RECHECK_SECONDS
+        clock.elapsed += RECHECK_SECONDS
         assert book.is_silenced("btc_mxn", Decimal("1"), now)
-        monotonic.now += RECHECK_SECONDS
+        clock.elapsed += RECHECK_SECONDS
         assert book.is_silenced("btc_mxn", Decimal("1"), now)
     (record,) = [record for record in caplog.records if record.levelno >= logging.ERROR]
     assert f"silences file {path} is damaged" in record.getMessage()
@@ -308,7 +299,7 @@ def test_a_damaged_file_is_logged_loudly_and_the_last_good_silences_kept(
     # Started at the instant asked about: a start read from the clock again could fall a second
     # later and leave `now` before the silence.
     store_after_fix.add(new_silence(["eth_mxn"], 3600, "fixed", now))
-    monotonic.now += RECHECK_SECONDS
+    clock.elapsed += RECHECK_SECONDS
     assert not book.is_silenced("btc_mxn", Decimal("1"), now)
     assert book.is_silenced("eth_mxn", Decimal("1"), now)
 
